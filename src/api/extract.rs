@@ -1,0 +1,280 @@
+//! Request extractors whose rejections are problem+json naming the field: JSON bodies,
+//! query strings, path parameters, and the request's origin (IP, request id) for the audit trail.
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::web::BytesMut;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use std::future::{ready, Ready};
+use validator::Validate;
+
+use crate::error::{ApiError, FieldError};
+
+/// Largest request body accepted, in bytes (configurable; app data).
+#[derive(Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON request body, deserialised with the failing field's path reported, then validated.
+pub struct JsonBody<T>(pub T);
+
+fn is_json(req: &HttpRequest) -> bool {
+    match req.mime_type() {
+        Ok(Some(m)) => {
+            m.type_().as_str() == "application"
+                && (m.subtype().as_str() == "json"
+                    || m.suffix().is_some_and(|s| s.as_str() == "json"))
+        }
+        _ => false,
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes with 413.
+pub async fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> Result<BytesMut, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+    };
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(too_large());
+        }
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("unreadable_body", e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Deserialises JSON, reporting syntax errors as 400 and type/shape errors as 422 on the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() {
+            let field = if path == "." { "body".to_owned() } else { path };
+            ApiError::validation(vec![FieldError::new(
+                field,
+                "invalid",
+                strip_position(&inner),
+            )])
+        } else {
+            ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            )
+        }
+    })?;
+    de.end().map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    Ok(value)
+}
+
+/// serde_json appends "at line 1 column 9"; the field path says more to a client.
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json(&req) {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ));
+            }
+            let limit = req.app_data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
+            let body = read_body(&req, &mut payload, limit).await?;
+            let value: T = parse_json(&body)?;
+            value.validate()?;
+            Ok(JsonBody(value))
+        })
+    }
+}
+
+/// Query parameters, deserialised with the failing parameter named, then validated.
+pub struct QueryParams<T>(pub T);
+
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "query".to_owned()
+        } else {
+            path
+        };
+        let inner = e.into_inner().to_string();
+        // serde names a missing parameter only in the message.
+        let field = inner
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+            .map(str::to_owned)
+            .unwrap_or(field);
+        ApiError {
+            errors: vec![FieldError::new(&field, "invalid", inner.clone())],
+            ..ApiError::bad_request("invalid_query", format!("query parameter {field}: {inner}"))
+        }
+    })
+}
+
+impl<T: DeserializeOwned + Validate> FromRequest for QueryParams<T> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(parse_query::<T>(req.query_string()).and_then(|v| {
+            v.validate()?;
+            Ok(QueryParams(v))
+        }))
+    }
+}
+
+/// Where a request came from, for the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// The request id given to (or kept from) every request by the request-id middleware.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl FromRequest for RequestMeta {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(RequestMeta {
+            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        }))
+    }
+}
+
+/// Path-parameter rejection (for example a malformed UUID): 400 naming the parameter.
+pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
+    let bad = req
+        .match_info()
+        .iter()
+        .find(|(_, v)| uuid::Uuid::parse_str(v).is_err())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let e = match bad {
+        Some((name, value)) => ApiError {
+            errors: vec![FieldError::new(
+                &name,
+                "invalid_uuid",
+                format!("{value:?} is not a UUID"),
+            )],
+            ..ApiError::bad_request(
+                "invalid_path_parameter",
+                format!("path parameter {name} must be a UUID"),
+            )
+        },
+        None => ApiError::bad_request("invalid_path_parameter", err.to_string()),
+    };
+    e.into()
+}
+
+/// actix's own JSON rejections (if `web::Json` is used anywhere) in the same shape.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    let e = match err {
+        J::Overflow { .. } | J::OverflowKnownLength { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        ),
+        J::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        J::Deserialize(e) if e.is_data() => ApiError::field("body", "invalid", e.to_string()),
+        other => ApiError::bad_request("malformed_json", other.to_string()),
+    };
+    e.into()
+}
+
+/// actix's own query rejections in the same shape.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_query", err.to_string()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        inner: Inner,
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    #[test]
+    fn json_type_errors_name_the_field() {
+        let e = parse_json::<Body>(br#"{"name":"a","inner":{"count":"x"}}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.errors[0].field, "inner.count");
+    }
+
+    #[test]
+    fn json_syntax_errors_are_bad_requests() {
+        let e = parse_json::<Body>(br#"{"name":"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.code, "malformed_json");
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Q {
+            limit: u32,
+        }
+        let e = parse_query::<Q>("limit=abc").unwrap_err();
+        assert_eq!(e.errors[0].field, "limit");
+        let e = parse_query::<Q>("").unwrap_err();
+        assert_eq!(e.errors[0].field, "limit");
+    }
+}

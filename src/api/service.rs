@@ -1,0 +1,114 @@
+//! Service endpoints: liveness, readiness and Prometheus metrics.
+
+use actix_web::{get, web, HttpResponse};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(healthz).service(readyz).service(metrics);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    /// Newest migration applied to the database.
+    #[schema(example = "20240123000001")]
+    pub migration: String,
+}
+
+/// Liveness (存活): the process is up.
+#[utoipa::path(tag = "service", responses((status = 200, description = "Alive", body = Health)))]
+#[get("/healthz")]
+async fn healthz() -> web::Json<Health> {
+    web::Json(Health { status: "ok" })
+}
+
+diesel::define_sql_function! {
+    /// `max(version)` of diesel's migration table.
+    fn max(x: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+diesel::table! {
+    __diesel_schema_migrations (version) {
+        version -> Text,
+    }
+}
+
+/// Readiness (就绪): the database answers and every migration of this build is applied.
+#[utoipa::path(tag = "service", responses(
+    (status = 200, description = "Ready to serve", body = Readiness),
+    (status = 503, description = "Database unreachable or migrations missing"),
+))]
+#[get("/readyz")]
+async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let applied: Option<String> = __diesel_schema_migrations::table
+        .select(max(__diesel_schema_migrations::version))
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| {
+            log::warn!("readyz: {e}");
+            ApiError::unavailable("the database schema is not migrated")
+        })?;
+    match applied {
+        Some(v) if v >= state.latest_migration => Ok(web::Json(Readiness {
+            status: "ready",
+            migration: v,
+        })),
+        other => Err(ApiError::unavailable(format!(
+            "migrations pending: database at {}, this build needs {}",
+            other.unwrap_or_else(|| "none".into()),
+            state.latest_migration
+        ))),
+    }
+}
+
+/// Prometheus metrics (监控指标): requests by route and status, latency histogram, pool usage.
+#[utoipa::path(tag = "service", responses(
+    (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
+))]
+#[get("/metrics")]
+async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    use prometheus::Encoder;
+    let status = state.pool.status();
+    let in_use = status.size.saturating_sub(status.available);
+    state
+        .pool_gauge
+        .with_label_values(&["max"])
+        .set(status.max_size as i64);
+    state
+        .pool_gauge
+        .with_label_values(&["open"])
+        .set(status.size as i64);
+    state
+        .pool_gauge
+        .with_label_values(&["idle"])
+        .set(status.available as i64);
+    state
+        .pool_gauge
+        .with_label_values(&["in_use"])
+        .set(in_use as i64);
+    state
+        .pool_gauge
+        .with_label_values(&["waiting"])
+        .set(status.waiting as i64);
+    let mut buf = Vec::new();
+    prometheus::TextEncoder::new()
+        .encode(&state.registry.gather(), &mut buf)
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(buf))
+}

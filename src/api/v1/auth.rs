@@ -1,0 +1,388 @@
+//! `POST /auth/token` (OAuth 2.0 password and client-credentials grants, RFC 6749) and `GET /me`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::api::extract::{parse_json, read_body, BodyLimit};
+use crate::api::AppState;
+use crate::auth::token::TokenKeys;
+use crate::auth::{password, Caller, PrincipalKind};
+use crate::db::{organizations, throttle, users};
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(issue_token).service(me);
+}
+
+/// Token request (RFC 6749 §4.3 / §4.4), as a form or JSON.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `password` or `client_credentials`.
+    #[schema(example = "password")]
+    pub grant_type: Option<String>,
+    #[schema(example = "admin")]
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Accepted and ignored: a token carries the principal's roles.
+    pub scope: Option<String>,
+}
+
+/// Successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    /// The roles the token carries, space-separated.
+    #[schema(example = "civil_affairs")]
+    pub scope: String,
+}
+
+/// Error response (RFC 6749 §5.2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unsupported_grant_type`.
+    #[schema(example = "invalid_grant")]
+    pub error: &'static str,
+    pub error_description: String,
+}
+
+fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CACHE_CONTROL, "no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        res.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"aidbridge\""));
+    }
+    res.json(OAuthError {
+        error,
+        error_description: description.to_owned(),
+    })
+}
+
+fn locked_out(until: chrono::DateTime<chrono::Utc>, error: &'static str) -> HttpResponse {
+    let secs = (until - chrono::Utc::now()).num_seconds().max(1);
+    let mut res = oauth_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        error,
+        "too many failed attempts; try again later",
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1), if sent.
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let unescape = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Some((unescape(id), unescape(secret))).filter(|(id, _)| !id.is_empty())
+}
+
+fn parse_token_request(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, &'static str> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        serde_urlencoded::from_bytes(body).map_err(|_| "the form body cannot be read")
+    } else if ct.starts_with("application/json") {
+        parse_json(body).map_err(|_| "the JSON body cannot be read")
+    } else {
+        Err("send the request as application/x-www-form-urlencoded (or application/json)")
+    }
+}
+
+/// Issue an access token (获取访问令牌).
+///
+/// OAuth 2.0 token endpoint: `grant_type=password` with `username` and `password` for people,
+/// `grant_type=client_credentials` with `client_id` and `client_secret` (in the body or as HTTP
+/// Basic) for municipal systems and charity portals. Errors follow RFC 6749 §5.2; repeated
+/// failures for one account answer 429 with `Retry-After`.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content(
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Token issued", body = TokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant or unsupported_grant_type", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError),
+        (status = 413, description = "Body too large"),
+        (status = 429, description = "Too many failed attempts for this account", body = OAuthError),
+    )
+)]
+#[post("/auth/token")]
+async fn issue_token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    keys: web::Data<TokenKeys>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = req.app_data::<BodyLimit>().map_or(64 * 1024, |l| l.0);
+    let body = read_body(&req, &mut payload.into_inner(), limit).await?;
+    let mut tr = match parse_token_request(&req, &body) {
+        Ok(tr) => tr,
+        Err(msg) => return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", msg)),
+    };
+    let via_basic = basic_credentials(&req);
+    match tr.grant_type.as_deref() {
+        Some("password") => password_grant(&state, &keys, &tr).await,
+        Some("client_credentials") => {
+            if let Some((id, secret)) = via_basic.clone() {
+                tr.client_id = Some(id);
+                tr.client_secret = Some(secret);
+            }
+            client_grant(&state, &keys, &tr).await
+        }
+        Some(_) => Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be password or client_credentials",
+        )),
+        None => Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required",
+        )),
+    }
+}
+
+fn token_response(keys: &TokenKeys, token: String, roles: &[String]) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token: token,
+            token_type: "Bearer",
+            expires_in: keys.ttl_seconds,
+            scope: roles.join(" "),
+        })
+}
+
+async fn check_secret(secret: String, hash: Option<String>) -> Result<bool, ApiError> {
+    web::block(move || password::verify(&secret, hash.as_deref()))
+        .await
+        .map_err(ApiError::internal)
+}
+
+async fn password_grant(
+    state: &AppState,
+    keys: &TokenKeys,
+    tr: &TokenRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (Some(username), Some(secret)) = (tr.username.as_deref(), tr.password.as_deref()) else {
+        return Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "username and password are required",
+        ));
+    };
+    let username = username.trim().to_ascii_lowercase();
+    let principal = format!("user:{username}");
+    let mut conn = state.pool.get().await?;
+    if let Some(until) = throttle::locked_until(&mut conn, &principal).await? {
+        return Ok(locked_out(until, "invalid_grant"));
+    }
+    let user = users::find_user_by_name(&mut conn, &username).await?;
+    let org = match &user {
+        Some(u) => organizations::find(&mut conn, u.organization_id).await?,
+        None => None,
+    };
+    let verified = check_secret(
+        secret.to_owned(),
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
+    let active = matches!((&user, &org), (Some(u), Some(o)) if u.enabled && o.status == "active");
+    let (Some(user), true, true) = (user, verified, active) else {
+        let c = &state.config;
+        throttle::record_failure(
+            &mut conn,
+            &principal,
+            c.login_max_failures,
+            c.login_window_seconds,
+            c.login_lockout_seconds,
+        )
+        .await?;
+        log::info!("sign-in failed for {principal}");
+        return Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the username or password is wrong",
+        ));
+    };
+    throttle::clear(&mut conn, &principal).await?;
+    let token = keys
+        .issue(
+            user.id,
+            "user",
+            user.organization_id,
+            user.roles.clone(),
+            user.region_code.clone(),
+        )
+        .map_err(ApiError::internal)?;
+    Ok(token_response(keys, token, &user.roles))
+}
+
+async fn client_grant(
+    state: &AppState,
+    keys: &TokenKeys,
+    tr: &TokenRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (Some(client_id), Some(secret)) = (tr.client_id.as_deref(), tr.client_secret.as_deref())
+    else {
+        return Ok(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication is required",
+        ));
+    };
+    let principal = format!("client:{client_id}");
+    let mut conn = state.pool.get().await?;
+    if let Some(until) = throttle::locked_until(&mut conn, &principal).await? {
+        return Ok(locked_out(until, "invalid_client"));
+    }
+    let client = users::find_client_by_client_id(&mut conn, client_id).await?;
+    let org = match &client {
+        Some(c) => organizations::find(&mut conn, c.organization_id).await?,
+        None => None,
+    };
+    let verified = check_secret(
+        secret.to_owned(),
+        client.as_ref().map(|c| c.secret_hash.clone()),
+    )
+    .await?;
+    let (Some(client), Some(org), true) = (client, org, verified) else {
+        let c = &state.config;
+        throttle::record_failure(
+            &mut conn,
+            &principal,
+            c.login_max_failures,
+            c.login_window_seconds,
+            c.login_lockout_seconds,
+        )
+        .await?;
+        return Ok(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        ));
+    };
+    if !client.enabled || org.status != "active" {
+        return Ok(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        ));
+    }
+    throttle::clear(&mut conn, &principal).await?;
+    let token = keys
+        .issue(
+            client.id,
+            "client",
+            client.organization_id,
+            client.roles.clone(),
+            org.region_code.clone(),
+        )
+        .map_err(ApiError::internal)?;
+    Ok(token_response(keys, token, &client.roles))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationRef {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+}
+
+/// Who the caller is (当前用户).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub id: Uuid,
+    /// `user` or `client`.
+    pub kind: &'static str,
+    /// The username, or the API client's `client_id`.
+    pub name: String,
+    pub display_name: String,
+    pub organization: OrganizationRef,
+    pub roles: Vec<crate::domain::role::Role>,
+    /// Region scope (行政区划代码).
+    pub region: String,
+}
+
+/// The authenticated caller (当前身份): identity, organisation, roles and region scope.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "Missing, invalid or expired token"),
+    )
+)]
+#[get("/me")]
+async fn me(caller: Caller, state: web::Data<AppState>) -> Result<web::Json<Me>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let org = organizations::find(&mut conn, caller.organization_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_token", "the token's organisation no longer exists")
+        })?;
+    let (name, display_name) = match caller.kind {
+        PrincipalKind::User => {
+            let u = users::find_user(&mut conn, caller.id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::unauthorized("invalid_token", "the token's user no longer exists")
+                })?;
+            (u.username, u.display_name)
+        }
+        PrincipalKind::Client => {
+            let c = users::clients_of(&mut conn, org.id)
+                .await?
+                .into_iter()
+                .find(|c| c.id == caller.id)
+                .ok_or_else(|| {
+                    ApiError::unauthorized("invalid_token", "the token's client no longer exists")
+                })?;
+            (c.client_id, c.name)
+        }
+    };
+    Ok(web::Json(Me {
+        id: caller.id,
+        kind: caller.kind.as_str(),
+        name,
+        display_name,
+        organization: OrganizationRef {
+            id: org.id,
+            name: org.name,
+            kind: org.kind,
+        },
+        roles: caller.roles.clone(),
+        region: caller.region.clone(),
+    }))
+}

@@ -1,0 +1,62 @@
+//! Version 1 of the API (`/api/v1`): one module per resource.
+
+pub mod audit;
+pub mod auth;
+pub mod organizations;
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    auth::configure(cfg);
+    organizations::configure(cfg);
+    audit::configure(cfg);
+}
+
+/// A page of a list; pass `next_cursor` back as `cursor` for the next one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows (the extra row only says another page exists).
+    pub fn from_rows<R>(
+        mut rows: Vec<R>,
+        limit: i64,
+        cursor_of: impl Fn(&R) -> String,
+        view: impl Fn(R) -> T,
+    ) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more {
+            rows.last().map(&cursor_of)
+        } else {
+            None
+        };
+        Self {
+            items: rows.into_iter().map(view).collect(),
+            next_cursor,
+        }
+    }
+}
+
+/// Paging parameters shared by list endpoints.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// Page size, 1–200 (default 50).
+    #[validate(range(min = 1, max = 200))]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl Paging {
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(50)
+    }
+}

@@ -1,0 +1,116 @@
+//! Configuration from environment variables; every key has a default so the server runs with no setup.
+//! Secrets are held here but never printed (`Debug` redacts them).
+
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Clone)]
+pub struct Config {
+    /// `DATABASE_URL`; unset means the embedded private PostgreSQL cluster.
+    pub database_url: Option<String>,
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub pool_size: usize,
+    pub workers: Option<usize>,
+    /// HS256 signing secret; generated into the data folder when unset.
+    pub jwt_secret: Option<String>,
+    pub token_ttl_seconds: i64,
+    pub admin_password: Option<String>,
+    pub login_max_failures: i32,
+    pub login_window_seconds: i64,
+    pub login_lockout_seconds: i64,
+    pub max_body_bytes: usize,
+    pub pg_bin: Option<PathBuf>,
+    /// Seed demo organisations and users (always in embedded mode; `--demo` otherwise).
+    pub demo: bool,
+}
+
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError(format!("{name}: cannot parse {v:?}"))),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let cfg = Self {
+            database_url: var("DATABASE_URL"),
+            bind: var("AIDBRIDGE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            data_dir: var("AIDBRIDGE_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("./data")),
+            pool_size: parsed("AIDBRIDGE_DB_POOL_SIZE", 16)?,
+            workers: var("AIDBRIDGE_WORKERS")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| ConfigError(format!("AIDBRIDGE_WORKERS: cannot parse {v:?}")))
+                })
+                .transpose()?,
+            jwt_secret: var("AIDBRIDGE_JWT_SECRET"),
+            token_ttl_seconds: parsed("AIDBRIDGE_TOKEN_TTL_SECONDS", 900)?,
+            admin_password: var("AIDBRIDGE_ADMIN_PASSWORD"),
+            login_max_failures: parsed("AIDBRIDGE_LOGIN_MAX_FAILURES", 5)?,
+            login_window_seconds: parsed("AIDBRIDGE_LOGIN_WINDOW_SECONDS", 900)?,
+            login_lockout_seconds: parsed("AIDBRIDGE_LOGIN_LOCKOUT_SECONDS", 900)?,
+            max_body_bytes: parsed("AIDBRIDGE_MAX_BODY_BYTES", 1024 * 1024)?,
+            pg_bin: var("PG_BIN").map(PathBuf::from),
+            demo: false,
+        };
+        if cfg.pool_size == 0 {
+            return Err(ConfigError(
+                "AIDBRIDGE_DB_POOL_SIZE must be at least 1".into(),
+            ));
+        }
+        if cfg.token_ttl_seconds < 30 {
+            return Err(ConfigError(
+                "AIDBRIDGE_TOKEN_TTL_SECONDS must be at least 30".into(),
+            ));
+        }
+        if let Some(s) = &cfg.jwt_secret {
+            if s.len() < 32 {
+                return Err(ConfigError(
+                    "AIDBRIDGE_JWT_SECRET must be at least 32 characters".into(),
+                ));
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("database_url", &redact(&self.database_url))
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("pool_size", &self.pool_size)
+            .field("workers", &self.workers)
+            .field("jwt_secret", &redact(&self.jwt_secret))
+            .field("token_ttl_seconds", &self.token_ttl_seconds)
+            .field("admin_password", &redact(&self.admin_password))
+            .field("login_max_failures", &self.login_max_failures)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("demo", &self.demo)
+            .finish()
+    }
+}

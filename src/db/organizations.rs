@@ -1,0 +1,116 @@
+//! Organisations (组织) repository.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::schema::organizations;
+use super::Conn;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = organizations)]
+pub struct OrganizationRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub name: String,
+    pub uscc: Option<String>,
+    pub region_code: String,
+    pub status: String,
+    pub public_fundraising: bool,
+    pub parent_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = organizations)]
+pub struct NewOrganization<'a> {
+    pub id: Uuid,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub uscc: Option<&'a str>,
+    pub region_code: &'a str,
+    pub public_fundraising: bool,
+    pub parent_id: Option<Uuid>,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = organizations)]
+pub struct OrganizationChanges {
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub public_fundraising: Option<bool>,
+    pub parent_id: Option<Option<Uuid>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert(conn: &mut Conn, new: &NewOrganization<'_>) -> QueryResult<OrganizationRow> {
+    diesel::insert_into(organizations::table)
+        .values(new)
+        .returning(OrganizationRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find(conn: &mut Conn, id: Uuid) -> QueryResult<Option<OrganizationRow>> {
+    organizations::table
+        .find(id)
+        .select(OrganizationRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn update(
+    conn: &mut Conn,
+    id: Uuid,
+    changes: &OrganizationChanges,
+) -> QueryResult<OrganizationRow> {
+    diesel::update(organizations::table.find(id))
+        .set(changes)
+        .returning(OrganizationRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+#[derive(Debug, Default)]
+pub struct OrganizationFilter {
+    pub kind: Option<String>,
+    pub region_prefix: Option<String>,
+    pub status: Option<String>,
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// Ids are UUIDv7, so ordering by id is creation order and a stable cursor.
+pub async fn list(conn: &mut Conn, f: &OrganizationFilter) -> QueryResult<Vec<OrganizationRow>> {
+    let mut q = organizations::table
+        .select(OrganizationRow::as_select())
+        .into_boxed();
+    if let Some(k) = &f.kind {
+        q = q.filter(organizations::kind.eq(k.clone()));
+    }
+    if let Some(p) = &f.region_prefix {
+        q = q.filter(organizations::region_code.like(format!("{p}%")));
+    }
+    if let Some(s) = &f.status {
+        q = q.filter(organizations::status.eq(s.clone()));
+    }
+    if let Some(a) = f.after {
+        q = q.filter(organizations::id.gt(a));
+    }
+    q.order(organizations::id.asc())
+        .limit(f.limit)
+        .load(conn)
+        .await
+}
+
+pub async fn admin_exists(conn: &mut Conn) -> QueryResult<bool> {
+    use super::schema::users;
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::roles.contains(vec!["admin".to_owned()])),
+    ))
+    .get_result(conn)
+    .await
+}

@@ -1,0 +1,158 @@
+//! Users and API clients of organisations.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::schema::{api_clients, users};
+use super::Conn;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub region_code: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub roles: Vec<String>,
+    pub region_code: &'a str,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub password_hash: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert_user(conn: &mut Conn, new: &NewUser<'_>) -> QueryResult<UserRow> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find_user(conn: &mut Conn, id: Uuid) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_user_by_name(conn: &mut Conn, username: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::username.eq(username))
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn users_of(conn: &mut Conn, organization_id: Uuid) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .filter(users::organization_id.eq(organization_id))
+        .select(UserRow::as_select())
+        .order(users::username.asc())
+        .load(conn)
+        .await
+}
+
+pub async fn update_user(conn: &mut Conn, id: Uuid, changes: &UserChanges) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id))
+        .set(changes)
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_clients)]
+pub struct ClientRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub client_id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub roles: Vec<String>,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_clients)]
+pub struct NewClient<'a> {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub client_id: &'a str,
+    pub name: &'a str,
+    pub secret_hash: &'a str,
+    pub roles: Vec<String>,
+}
+
+pub async fn insert_client(conn: &mut Conn, new: &NewClient<'_>) -> QueryResult<ClientRow> {
+    diesel::insert_into(api_clients::table)
+        .values(new)
+        .returning(ClientRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find_client_by_client_id(
+    conn: &mut Conn,
+    client_id: &str,
+) -> QueryResult<Option<ClientRow>> {
+    api_clients::table
+        .filter(api_clients::client_id.eq(client_id))
+        .select(ClientRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn clients_of(conn: &mut Conn, organization_id: Uuid) -> QueryResult<Vec<ClientRow>> {
+    api_clients::table
+        .filter(api_clients::organization_id.eq(organization_id))
+        .select(ClientRow::as_select())
+        .order(api_clients::created_at.asc())
+        .load(conn)
+        .await
+}
+
+pub async fn set_client_enabled(
+    conn: &mut Conn,
+    id: Uuid,
+    enabled: bool,
+) -> QueryResult<ClientRow> {
+    diesel::update(api_clients::table.find(id))
+        .set((
+            api_clients::enabled.eq(enabled),
+            api_clients::updated_at.eq(Utc::now()),
+        ))
+        .returning(ClientRow::as_returning())
+        .get_result(conn)
+        .await
+}

@@ -1,0 +1,13 @@
+//! AidBridge (善桥): the exchange between government social assistance and charity aid.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod embedded_pg;
+pub mod error;
+pub mod openapi;
+pub mod secrets;
+pub mod seed;
+pub mod startup;

@@ -1,0 +1,171 @@
+//! `aidbridge [serve|migrate|openapi] [--demo]`: reads configuration, prepares the database
+//! (the embedded private cluster when `DATABASE_URL` is unset), migrates, seeds, serves.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use aidbridge::auth::token::TokenKeys;
+use aidbridge::config::Config;
+use aidbridge::embedded_pg::{self, EmbeddedPostgres, Tuning};
+use aidbridge::startup::{Application, Options};
+use aidbridge::{db, openapi, secrets, seed};
+
+const USAGE: &str = "usage: aidbridge [serve|migrate|openapi] [--demo]
+  serve    run the API server (default)
+  migrate  apply pending migrations and exit
+  openapi  print the OpenAPI document (commit it as openapi/openapi.json)
+  --demo   seed demo organisations and users against DATABASE_URL too
+Configuration comes from environment variables; see README.md and .env.example.";
+
+enum Command {
+    Serve,
+    Migrate,
+    OpenApi,
+}
+
+fn parse_args() -> Result<(Command, bool), String> {
+    let mut command = Command::Serve;
+    let mut demo = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "serve" => command = Command::Serve,
+            "migrate" => command = Command::Migrate,
+            "openapi" => command = Command::OpenApi,
+            "--demo" => demo = true,
+            "-h" | "--help" | "help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok((command, demo))
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,actix_server=warn"),
+    )
+    .init();
+    let (command, demo) = match parse_args() {
+        Ok(v) => v,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("{msg}");
+            }
+            eprintln!("{USAGE}");
+            return if msg.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    if let Command::OpenApi = command {
+        print!("{}", openapi::spec_json());
+        return ExitCode::SUCCESS;
+    }
+    let mut config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    config.demo = demo || config.database_url.is_none();
+    match actix_web::rt::System::new().block_on(run(command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aidbridge: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), String> {
+    // Held until the end so the private cluster stops after the server has drained.
+    let mut embedded: Option<EmbeddedPostgres> = None;
+    let database_url = match &config.database_url {
+        Some(url) => url.clone(),
+        None => {
+            let bin = embedded_pg::find_bin_dir(config.pg_bin.as_deref())?;
+            let pg = EmbeddedPostgres::start(&config.data_dir, &bin, Tuning::default())?;
+            log::info!(
+                "private PostgreSQL from {} on 127.0.0.1:{}",
+                bin.display(),
+                pg.port()
+            );
+            embedded_pg::ensure_database(&pg.url("postgres"), embedded_pg::DATABASE).await?;
+            let url = pg.url(embedded_pg::DATABASE);
+            embedded = Some(pg);
+            url
+        }
+    };
+    let applied = db::run_migrations(&database_url).await?;
+    for m in &applied {
+        log::info!("applied migration {m}");
+    }
+    if let Command::Migrate = command {
+        println!("{} migration(s) applied", applied.len());
+        return Ok(());
+    }
+    let pool = db::build_pool(&database_url, config.pool_size)?;
+    let jwt_secret = match &config.jwt_secret {
+        Some(s) => s.clone(),
+        None => {
+            if config.database_url.is_some() {
+                log::warn!("AIDBRIDGE_JWT_SECRET is unset: using a secret generated into {}; set it when several instances share a database", config.data_dir.display());
+            }
+            secrets::load_or_generate(&config.data_dir)?.jwt_secret
+        }
+    };
+    if let Some(pw) = &config.admin_password {
+        if seed::ensure_admin(&pool, pw)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            log::info!(
+                "created the administrator account '{}'",
+                seed::ADMIN_USERNAME
+            );
+        }
+    }
+    if config.demo {
+        seed::seed_demo(&pool, config.admin_password.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let listener =
+        TcpListener::bind(&config.bind).map_err(|e| format!("bind {}: {e}", config.bind))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let keys = TokenKeys::new(jwt_secret.as_bytes(), config.token_ttl_seconds);
+    let workers = config
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let demo = config.demo;
+    let app = Application::build(
+        config,
+        pool,
+        keys,
+        listener,
+        Options {
+            workers,
+            handle_signals: true,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    println!("AidBridge (善桥) listening on http://{address}");
+    println!("  Swagger UI: http://{address}/swagger-ui/  (Authorize → OAuth2 password flow)");
+    if demo {
+        println!(
+            "  demo logins (password '{}' unless AIDBRIDGE_ADMIN_PASSWORD is set for admin):",
+            seed::DEMO_PASSWORD
+        );
+        for l in seed::DEMO_LOGINS {
+            println!("    {:<13} {:<14} {}", l.username, l.role, l.organization);
+        }
+    }
+    let result = app.run_until_stopped().await.map_err(|e| e.to_string());
+    if let Some(mut pg) = embedded.take() {
+        log::info!("stopping the private PostgreSQL");
+        pg.stop();
+    }
+    result
+}

@@ -1,0 +1,158 @@
+//! Builds the HTTP application on a listener: middleware, routes, Swagger UI, fallbacks.
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpMessage, HttpServer};
+use actix_web_prom::PrometheusMetricsBuilder;
+use std::net::TcpListener;
+use std::sync::Arc;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::extract::{json_error, path_error, query_error, BodyLimit, RequestId};
+use crate::api::fallback::{self, RouteTable};
+use crate::api::{self, AppState};
+use crate::auth::token::TokenKeys;
+use crate::config::Config;
+use crate::db::{self, Pool};
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Keeps a client's request id when it is reasonable, so logs correlate across systems.
+fn acceptable_request_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+pub struct Options {
+    pub workers: usize,
+    /// Stop on SIGINT/SIGTERM (the binary); tests stop the server themselves.
+    pub handle_signals: bool,
+}
+
+impl Application {
+    pub fn build(
+        config: Config,
+        pool: Pool,
+        keys: TokenKeys,
+        listener: TcpListener,
+        options: Options,
+    ) -> std::io::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let spec = crate::openapi::spec();
+        let routes = web::Data::new(RouteTable::from_openapi(&spec));
+        let registry = prometheus::Registry::new();
+        let prom = PrometheusMetricsBuilder::new("aidbridge")
+            .registry(registry.clone())
+            .build()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let pool_gauge = prometheus::IntGaugeVec::new(
+            prometheus::Opts::new(
+                "aidbridge_db_pool_connections",
+                "Database pool connections by state",
+            ),
+            &["state"],
+        )
+        .map_err(std::io::Error::other)?;
+        registry
+            .register(Box::new(pool_gauge.clone()))
+            .map_err(std::io::Error::other)?;
+        let limit = config.max_body_bytes;
+        let state = web::Data::new(AppState {
+            pool,
+            config: Arc::new(config),
+            latest_migration: db::latest_migration_version(),
+            registry,
+            pool_gauge,
+        });
+        let keys = web::Data::new(keys);
+        let server = HttpServer::new(move || {
+            App::new()
+                .into_utoipa_app()
+                .app_data(state.clone())
+                .app_data(keys.clone())
+                .app_data(routes.clone())
+                .app_data(BodyLimit(limit))
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(limit)
+                        .error_handler(json_error),
+                )
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .configure(api::configure)
+                .into_app()
+                .service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}")
+                        .url("/api-docs/openapi.json", spec.clone()),
+                )
+                .service(web::redirect("/swagger-ui", "/swagger-ui/"))
+                .default_service(web::to(fallback::not_found))
+                .wrap(prom.clone())
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms req=%{x-request-id}i"))
+                .wrap_fn(|mut req, srv| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .filter(|v| acceptable_request_id(v))
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                    let value = HeaderValue::from_str(&id).ok();
+                    if let Some(v) = &value {
+                        req.headers_mut()
+                            .insert(HeaderName::from_static(REQUEST_ID), v.clone());
+                    }
+                    req.extensions_mut().insert(RequestId(id));
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        if let Some(v) = value {
+                            res.headers_mut()
+                                .insert(HeaderName::from_static(REQUEST_ID), v);
+                        }
+                        Ok(res)
+                    }
+                })
+        })
+        .workers(options.workers.max(1))
+        .shutdown_timeout(10)
+        .listen(listener)?;
+        let server = if options.handle_signals {
+            server.run()
+        } else {
+            server.disable_signals().run()
+        };
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable_request_id;
+
+    #[test]
+    fn request_ids_are_bounded_visible_ascii() {
+        assert!(acceptable_request_id("abc-123"));
+        assert!(!acceptable_request_id(""));
+        assert!(!acceptable_request_id("with space"));
+        assert!(!acceptable_request_id(&"x".repeat(129)));
+    }
+}
