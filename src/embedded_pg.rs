@@ -62,7 +62,7 @@ pub fn find_bin_dir(explicit: Option<&Path>) -> Result<PathBuf, String> {
         })
         .filter(|(_, bin)| has_server_binaries(bin))
         .collect();
-    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.0));
     versions
         .into_iter()
         .next()

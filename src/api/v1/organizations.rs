@@ -370,7 +370,7 @@ impl From<UserRow> for User {
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Lower-case letters, digits, `_ . -`; 3–64 characters.
-    #[validate(length(min = 3, max = 64))]
+    #[validate(length(min = 3, max = 64), custom(function = "username_format"))]
     #[schema(example = "harbin.li")]
     pub username: String,
     #[validate(length(min = 1, max = 100))]
@@ -399,7 +399,7 @@ fn check_roles(kind: OrganizationKind, roles: &[Role], errors: &mut Vec<FieldErr
     }
 }
 
-fn check_username(username: &str, errors: &mut Vec<FieldError>) {
+fn username_format(username: &str) -> Result<(), validator::ValidationError> {
     let ok = username
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
@@ -407,12 +407,14 @@ fn check_username(username: &str, errors: &mut Vec<FieldError>) {
             .bytes()
             .next()
             .is_some_and(|b| b.is_ascii_alphanumeric());
-    if !ok {
-        errors.push(FieldError::new(
-            "username",
-            "invalid_username",
-            "use lower-case letters, digits and _ . - (starting with a letter or digit)",
-        ));
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            validator::ValidationError::new("invalid_username").with_message(
+                "use lower-case letters, digits and _ . - (starting with a letter or digit)".into(),
+            ),
+        )
     }
 }
 
@@ -441,7 +443,6 @@ async fn create_user(
     let org = load_organization(&state, id.into_inner()).await?;
     let kind: OrganizationKind = org.kind.parse().unwrap_or(OrganizationKind::Other);
     let mut errors = Vec::new();
-    check_username(&body.username, &mut errors);
     check_roles(kind, &body.roles, &mut errors);
     let region = body
         .region_code

@@ -1,0 +1,310 @@
+//! Tokens: both OAuth grants, RFC 6749 errors, lockout, expiry and tampering.
+
+use aidbridge::auth::token::Claims;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::helpers::{problem, spawn_app, spawn_app_with, DEMO_PASSWORD};
+
+#[tokio::test]
+async fn password_grant_issues_a_bearer_token_that_identifies_the_caller() {
+    let app = spawn_app().await;
+    let res = app.try_token("harbin.ca", DEMO_PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    let token = body["access_token"].as_str().unwrap();
+    let claims = app.keys.verify(token).unwrap();
+    assert_eq!(claims.roles, vec!["civil_affairs".to_string()]);
+    assert_eq!(claims.region, "2301");
+    assert_eq!(claims.exp - claims.iat, 900);
+
+    let me: Value = app
+        .get("/api/v1/me", Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "harbin.ca");
+    assert_eq!(me["kind"], "user");
+    assert_eq!(me["roles"], json!(["civil_affairs"]));
+    assert_eq!(me["organization"]["name"], "哈尔滨市民政局");
+}
+
+#[tokio::test]
+async fn password_grant_accepts_json_bodies() {
+    let app = spawn_app().await;
+    let res = app
+        .post(
+            "/api/v1/auth/token",
+            None,
+            &json!({"grant_type": "password", "username": "auditor", "password": DEMO_PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_invalid_grant_without_saying_which_part() {
+    let app = spawn_app().await;
+    let wrong_password = app.try_token("harbin.ca", "not-the-password").await;
+    assert_eq!(wrong_password.status(), 400);
+    let a: Value = wrong_password.json().await.unwrap();
+    let unknown_user = app.try_token("nobody", "not-the-password").await;
+    assert_eq!(unknown_user.status(), 400);
+    let b: Value = unknown_user.json().await.unwrap();
+    assert_eq!(a["error"], "invalid_grant");
+    assert_eq!(a, b, "the two failures must be indistinguishable");
+}
+
+#[tokio::test]
+async fn malformed_token_requests_get_rfc6749_errors() {
+    let app = spawn_app().await;
+    let post_form = |form: Vec<(&'static str, &'static str)>| {
+        app.client
+            .post(app.url("/api/v1/auth/token"))
+            .form(&form)
+            .send()
+    };
+    let res = post_form(vec![("username", "x")]).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    let res = post_form(vec![("grant_type", "authorization_code")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+    let res = post_form(vec![("grant_type", "password"), ("username", "admin")])
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .header("content-type", "text/plain")
+        .body("grant_type=password")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+}
+
+async fn create_client(app: &crate::helpers::TestApp, admin: &str, org: &str) -> (String, String) {
+    let res = app
+        .post(
+            &format!("/api/v1/organizations/{org}/clients"),
+            Some(admin),
+            &json!({"name": "哈尔滨市社会救助信息系统", "roles": ["civil_affairs"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    (
+        body["client_id"].as_str().unwrap().to_owned(),
+        body["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn client_credentials_work_in_the_body_and_with_http_basic() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let org = app.org_id("哈尔滨市民政局").await;
+    let (id, secret) = create_client(&app, &admin, &org).await;
+
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let token = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me: Value = app
+        .get("/api/v1/me", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["kind"], "client");
+    assert_eq!(me["name"], id.as_str());
+    assert_eq!(me["region"], "2301");
+
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .basic_auth(&id, Some("wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().contains_key("www-authenticate"));
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_even_for_the_right_password() {
+    let app = spawn_app_with(|c| c.login_max_failures = 3).await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.try_token("daoli.ca", "guess-guess-guess")
+                .await
+                .status(),
+            400
+        );
+    }
+    let res = app.try_token("daoli.ca", DEMO_PASSWORD).await;
+    assert_eq!(res.status(), 429);
+    let retry: i64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 900);
+    // Another account is not affected; an unknown name locks the same way (no enumeration).
+    assert_eq!(
+        app.try_token("harbin.ca", DEMO_PASSWORD).await.status(),
+        200
+    );
+    for _ in 0..3 {
+        app.try_token("ghost", "x").await;
+    }
+    assert_eq!(app.try_token("ghost", "x").await.status(), 429);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM login_throttle WHERE locked_until > now()")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_successful_sign_in_resets_the_failure_count() {
+    let app = spawn_app_with(|c| c.login_max_failures = 3).await;
+    for _ in 0..2 {
+        app.try_token("daoli.ca", "guess-guess-guess").await;
+    }
+    assert_eq!(app.try_token("daoli.ca", DEMO_PASSWORD).await.status(), 200);
+    for _ in 0..2 {
+        app.try_token("daoli.ca", "guess-guess-guess").await;
+    }
+    assert_eq!(app.try_token("daoli.ca", DEMO_PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn missing_expired_and_tampered_tokens_are_rejected_with_401() {
+    let app = spawn_app().await;
+    let res = app.get("/api/v1/me", None).await;
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    assert_eq!(problem(res, 401).await["code"], "missing_token");
+
+    let token = app.token("auditor").await;
+    let mut claims: Claims = app.keys.verify(&token).unwrap();
+    claims.iat -= 3600;
+    claims.exp = chrono::Utc::now().timestamp() - 60;
+    let expired = app.keys.sign(&claims).unwrap();
+    assert_eq!(
+        problem(app.get("/api/v1/me", Some(&expired)).await, 401).await["code"],
+        "token_expired"
+    );
+
+    // Raise the roles in the payload without re-signing.
+    let parts: Vec<&str> = token.split('.').collect();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut payload: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    payload["roles"] = json!(["admin"]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(payload.to_string()),
+        parts[2]
+    );
+    assert_eq!(
+        problem(app.get("/api/v1/me", Some(&forged)).await, 401).await["code"],
+        "invalid_token"
+    );
+    assert_eq!(
+        problem(app.get("/api/v1/me", Some("not-a-jwt")).await, 401).await["code"],
+        "invalid_token"
+    );
+
+    // Signed with another key.
+    let other =
+        aidbridge::auth::token::TokenKeys::new(b"another-secret-another-secret-another", 900);
+    let foreign = other.sign(&claims_with_future_exp(claims)).unwrap();
+    assert_eq!(
+        problem(app.get("/api/v1/me", Some(&foreign)).await, 401).await["code"],
+        "invalid_token"
+    );
+}
+
+fn claims_with_future_exp(mut c: Claims) -> Claims {
+    c.exp = chrono::Utc::now().timestamp() + 600;
+    c
+}
+
+#[tokio::test]
+async fn disabled_users_cannot_sign_in() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let org = app.org_id("哈尔滨市道里区民政局").await;
+    let users: Value = app
+        .get(&format!("/api/v1/organizations/{org}/users"), Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let user = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "daoli.ca")
+        .unwrap();
+    let res = app
+        .patch(
+            &format!(
+                "/api/v1/organizations/{org}/users/{}",
+                user["id"].as_str().unwrap()
+            ),
+            Some(&admin),
+            &json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.try_token("daoli.ca", DEMO_PASSWORD).await.status(), 400);
+}

@@ -1,0 +1,191 @@
+//! Every rejection, actix's own included, comes out as problem+json naming what was wrong.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{fields, problem, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn malformed_json_is_a_400_problem() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/organizations"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(r#"{"kind": "charity", "name": "#)
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, 400).await;
+    assert_eq!(p["code"], "malformed_json");
+}
+
+#[tokio::test]
+async fn wrong_types_name_the_field() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let body = json!({"kind": "charity", "name": "x", "uscc": "53230000MJ000123XE", "region_code": "23", "public_fundraising": "yes"});
+    let p = problem(
+        app.post("/api/v1/organizations", Some(&admin), &body).await,
+        422,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["public_fundraising"]);
+    let p = problem(
+        app.post(
+            "/api/v1/organizations",
+            Some(&admin),
+            &json!({"kind": "charity", "name": "x", "region_code": "23", "colour": 1}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour"),
+        "{p}"
+    );
+}
+
+#[tokio::test]
+async fn the_wrong_content_type_is_a_415_problem() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/organizations"))
+        .bearer_auth(&admin)
+        .header("content-type", "text/plain")
+        .body("kind=charity")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(res, 415).await["code"], "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn a_bad_uuid_in_the_path_names_the_parameter() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let p = problem(
+        app.get("/api/v1/organizations/not-a-uuid", Some(&admin))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["code"], "invalid_path_parameter");
+    assert_eq!(fields(&p), vec!["id"]);
+    let org = app.org_id("黑龙江省慈善总会").await;
+    let p = problem(
+        app.patch(
+            &format!("/api/v1/organizations/{org}/users/42"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["user_id"]);
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_named() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let p = problem(
+        app.get("/api/v1/organizations?limit=lots", Some(&admin))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["code"], "invalid_query");
+    assert_eq!(fields(&p), vec!["limit"]);
+    let p = problem(
+        app.get("/api/v1/organizations?limit=0", Some(&admin)).await,
+        422,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["limit"]);
+    let p = problem(
+        app.get("/api/v1/organizations?cursor=abc", Some(&admin))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["cursor"]);
+    let p = problem(
+        app.get("/api/v1/organizations?kind=bank", Some(&admin))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["kind"]);
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_405() {
+    let app = spawn_app().await;
+    let p = problem(app.get("/api/v1/nothing-here", None).await, 404).await;
+    assert_eq!(p["code"], "route_not_found");
+    let res = app
+        .client
+        .delete(app.url("/api/v1/organizations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["allow"], "GET, POST");
+    assert_eq!(problem(res, 405).await["code"], "method_not_allowed");
+    let res = app.client.put(app.url("/healthz")).send().await.unwrap();
+    problem(res, 405).await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_a_413_problem() {
+    let app = spawn_app_with(|c| c.max_body_bytes = 1024).await;
+    let admin = app.token("admin").await;
+    let body = json!({"kind": "charity", "name": "x".repeat(2000), "region_code": "23"});
+    let p = problem(
+        app.post("/api/v1/organizations", Some(&admin), &body).await,
+        413,
+    )
+    .await;
+    assert_eq!(p["code"], "payload_too_large");
+    // Also without a Content-Length (chunked).
+    let chunks: Vec<Result<String, std::io::Error>> =
+        (0..20).map(|_| Ok("x".repeat(100))).collect();
+    let res = app
+        .client
+        .post(app.url("/api/v1/organizations"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 413).await;
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "municipal-4711")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "municipal-4711");
+    let res = app.get("/api/v1/nothing", None).await;
+    let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&generated).is_ok());
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], 404);
+}

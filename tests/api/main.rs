@@ -1,0 +1,9 @@
+//! The one integration-test binary: every test drives the HTTP API of an in-process server
+//! against its own PostgreSQL database, cloned from a migrated, demo-seeded template.
+
+mod admin;
+mod audit;
+mod auth;
+mod errors;
+mod helpers;
+mod service;

@@ -1,0 +1,156 @@
+//! Service endpoints, the committed OpenAPI document, Swagger UI and migrations.
+
+use serde_json::Value;
+
+use crate::helpers::{problem, spawn_app, spawn_server, test_config};
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let res = app.get("/healthz", None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ok");
+    let res = app.get("/readyz", None).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["migration"], aidbridge::db::latest_migration_version());
+}
+
+#[tokio::test]
+async fn readyz_fails_when_the_database_is_unreachable() {
+    // Nothing listens on port 1.
+    let url = "postgres://nobody@127.0.0.1:1/none".to_string();
+    let app = spawn_server(test_config(&url), "unused_db".into(), url).await;
+    let res = app.get("/readyz", None).await;
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(problem(res, 503).await["code"], "service_unavailable");
+    assert_eq!(
+        app.get("/healthz", None).await.status(),
+        200,
+        "liveness does not depend on the database"
+    );
+    std::mem::forget(app); // its database does not exist, so there is nothing to drop
+}
+
+#[tokio::test]
+async fn readyz_fails_when_migrations_are_missing_and_migrations_round_trip() {
+    let app = spawn_app().await;
+    let url = app.db_url.clone();
+    let reverted = tokio::task::spawn_blocking(move || {
+        aidbridge::db::revert_all_migrations_blocking(&url).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(reverted >= 1);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'")
+            .await,
+        0,
+        "down.sql removes everything up.sql made"
+    );
+    problem(app.get("/readyz", None).await, 503).await;
+    let url = app.db_url.clone();
+    tokio::task::spawn_blocking(move || aidbridge::db::run_migrations_blocking(&url).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(app.get("/readyz", None).await.status(), 200);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM organizations").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn metrics_report_requests_by_route_and_pool_usage() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    app.get("/api/v1/organizations", Some(&admin)).await;
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(text.contains("aidbridge_http_requests_total"), "{text}");
+    assert!(
+        text.contains("endpoint=\"/api/v1/organizations\""),
+        "{text}"
+    );
+    assert!(text.contains("aidbridge_http_requests_duration_seconds_bucket"));
+    assert!(
+        text.contains("aidbridge_db_pool_connections{state=\"max\"} 4"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_committed_openapi_document_is_current() {
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .expect("openapi/openapi.json is committed");
+    let generated = aidbridge::openapi::spec_json();
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is out of date; regenerate it with\n    cargo run -- openapi > openapi/openapi.json\nand commit it"
+    );
+}
+
+#[tokio::test]
+async fn the_served_document_documents_every_error_as_a_problem() {
+    let app = spawn_app().await;
+    let spec: Value = app
+        .get("/api-docs/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        spec["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"],
+        "/api/v1/auth/token"
+    );
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(!spec["info"]["license"]["name"].as_str().unwrap().is_empty());
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/api/v1/organizations/{id}/users"));
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            for status in ["500", "503"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} lacks {status}"
+                );
+            }
+            if op.get("security").is_some() {
+                assert!(
+                    responses.contains_key("401") && responses.contains_key("403"),
+                    "{method} {path}"
+                );
+            }
+            for (status, r) in responses {
+                assert!(
+                    !r["description"].as_str().unwrap_or("").is_empty(),
+                    "{method} {path} {status}"
+                );
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        r["content"].is_object(),
+                        "{method} {path} {status} has no body schema"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_from_the_binary() {
+    let app = spawn_app().await;
+    let res = app.get("/swagger-ui", None).await;
+    assert!(res.status().is_redirection());
+    assert_eq!(res.headers()["location"], "/swagger-ui/");
+    let res = app.get("/swagger-ui/", None).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("swagger"));
+    let res = app.get("/swagger-ui/swagger-initializer.js", None).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("/api-docs/openapi.json"));
+}
