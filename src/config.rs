@@ -15,6 +15,10 @@ pub struct Config {
     /// HS256 signing secret; generated into the data folder when unset.
     pub jwt_secret: Option<String>,
     pub token_ttl_seconds: i64,
+    /// AES-256-GCM keys for ID numbers and phones, `id:base64,id:base64` (first encrypts).
+    pub data_keys: Option<String>,
+    /// HMAC-SHA256 key (base64) for the ID-number lookup hash.
+    pub hmac_key: Option<String>,
     pub admin_password: Option<String>,
     pub login_max_failures: i32,
     pub login_window_seconds: i64,
@@ -67,6 +71,8 @@ impl Config {
                 .transpose()?,
             jwt_secret: var("AIDBRIDGE_JWT_SECRET"),
             token_ttl_seconds: parsed("AIDBRIDGE_TOKEN_TTL_SECONDS", 900)?,
+            data_keys: var("AIDBRIDGE_DATA_KEYS"),
+            hmac_key: var("AIDBRIDGE_HMAC_KEY"),
             admin_password: var("AIDBRIDGE_ADMIN_PASSWORD"),
             login_max_failures: parsed("AIDBRIDGE_LOGIN_MAX_FAILURES", 5)?,
             login_window_seconds: parsed("AIDBRIDGE_LOGIN_WINDOW_SECONDS", 900)?,
@@ -107,6 +113,8 @@ impl fmt::Debug for Config {
             .field("workers", &self.workers)
             .field("jwt_secret", &redact(&self.jwt_secret))
             .field("token_ttl_seconds", &self.token_ttl_seconds)
+            .field("data_keys", &redact(&self.data_keys))
+            .field("hmac_key", &redact(&self.hmac_key))
             .field("admin_password", &redact(&self.admin_password))
             .field("login_max_failures", &self.login_max_failures)
             .field("max_body_bytes", &self.max_body_bytes)

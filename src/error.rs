@@ -209,6 +209,8 @@ fn constraint_field(constraint: &str) -> &str {
         "organizations_uscc_key" => "uscc",
         "users_username_key" => "username",
         "api_clients_client_id_key" => "client_id",
+        "persons_id_number_hash_key" => "id_number",
+        "persons_external_id_key" => "external_id",
         other => other,
     }
 }

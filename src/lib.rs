@@ -8,6 +8,7 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod error;
 pub mod openapi;
+pub mod privacy;
 pub mod secrets;
 pub mod seed;
 pub mod startup;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use aidbridge::auth::token::TokenKeys;
 use aidbridge::config::Config;
 use aidbridge::embedded_pg::{self, EmbeddedPostgres, Tuning};
+use aidbridge::privacy::DataKeys;
 use aidbridge::startup::{Application, Options};
 use aidbridge::{db, openapi, secrets, seed};
 
@@ -107,15 +108,32 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         return Ok(());
     }
     let pool = db::build_pool(&database_url, config.pool_size)?;
-    let jwt_secret = match &config.jwt_secret {
-        Some(s) => s.clone(),
-        None => {
-            if config.database_url.is_some() {
-                log::warn!("AIDBRIDGE_JWT_SECRET is unset: using a secret generated into {}; set it when several instances share a database", config.data_dir.display());
-            }
-            secrets::load_or_generate(&config.data_dir)?.jwt_secret
+    let generated = if config.jwt_secret.is_none()
+        || config.data_keys.is_none()
+        || config.hmac_key.is_none()
+    {
+        if config.database_url.is_some() {
+            log::warn!(
+                "AIDBRIDGE_JWT_SECRET, AIDBRIDGE_DATA_KEYS or AIDBRIDGE_HMAC_KEY is unset: using secrets generated into {}; \
+                 set them (the same values) on every instance that shares the database, and keep the data keys safe",
+                config.data_dir.display()
+            );
         }
+        Some(secrets::load_or_generate(&config.data_dir)?)
+    } else {
+        None
     };
+    let pick = |given: &Option<String>, fallback: fn(&secrets::GeneratedSecrets) -> &String| {
+        given
+            .clone()
+            .or_else(|| generated.as_ref().map(|g| fallback(g).clone()))
+            .unwrap_or_default()
+    };
+    let jwt_secret = pick(&config.jwt_secret, |g| &g.jwt_secret);
+    let data_keys = DataKeys::from_config(
+        &pick(&config.data_keys, |g| &g.data_keys),
+        &pick(&config.hmac_key, |g| &g.hmac_key),
+    )?;
     if let Some(pw) = &config.admin_password {
         if seed::ensure_admin(&pool, pw)
             .await
@@ -144,6 +162,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         config,
         pool,
         keys,
+        data_keys,
         listener,
         Options {
             workers,

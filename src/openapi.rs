@@ -29,6 +29,7 @@ Money is integer fen; times are RFC 3339 UTC; ids are UUIDs.",
         (name = "service", description = "Health, readiness and metrics (服务状态)"),
         (name = "auth", description = "Tokens and the current caller (认证)"),
         (name = "admin", description = "Organisations, users and API clients (组织与账号管理)"),
+        (name = "people", description = "Person registry, consent, government aid and needs (困难群众、知情同意、政府救助、救助需求)"),
         (name = "supervision", description = "Audit trail and oversight (监督管理)"),
     ),
     components(schemas(Problem, FieldError))

@@ -16,6 +16,7 @@ use crate::api::{self, AppState};
 use crate::auth::token::TokenKeys;
 use crate::config::Config;
 use crate::db::{self, Pool};
+use crate::privacy::DataKeys;
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -40,6 +41,7 @@ impl Application {
         config: Config,
         pool: Pool,
         keys: TokenKeys,
+        data_keys: DataKeys,
         listener: TcpListener,
         options: Options,
     ) -> std::io::Result<Self> {
@@ -69,6 +71,7 @@ impl Application {
             latest_migration: db::latest_migration_version(),
             registry,
             pool_gauge,
+            data_keys,
         });
         let keys = web::Data::new(keys);
         let server = HttpServer::new(move || {

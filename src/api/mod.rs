@@ -18,6 +18,8 @@ pub struct AppState {
     pub latest_migration: String,
     pub registry: prometheus::Registry,
     pub pool_gauge: prometheus::IntGaugeVec,
+    /// Encryption and lookup-hash keys for personal identifiers.
+    pub data_keys: crate::privacy::DataKeys,
 }
 
 /// Registers every documented route; used by the server and by the OpenAPI generator alike.

@@ -2,7 +2,10 @@
 //! Transactions live in the repositories and the handlers' `transaction` calls.
 
 pub mod audit;
+pub mod consents;
+pub mod needs;
 pub mod organizations;
+pub mod persons;
 pub mod schema;
 pub mod throttle;
 pub mod users;

@@ -17,6 +17,14 @@ use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use serde_json::Value;
 
+/// Fixed test keys, so tests can decrypt and compare what the server stored.
+pub const DATA_KEYS: &str = "t1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+pub const HMAC_KEY: &str = "aG1hYy1rZXktZm9yLXRlc3RzLWhtYWMta2V5LWZvci10ZXN0cw==";
+
+pub fn data_keys() -> aidbridge::privacy::DataKeys {
+    aidbridge::privacy::DataKeys::from_config(DATA_KEYS, HMAC_KEY).unwrap()
+}
+
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 pub const DEMO_PASSWORD: &str = seed::DEMO_PASSWORD;
@@ -193,6 +201,8 @@ pub fn test_config(db_url: &str) -> Config {
         workers: Some(1),
         jwt_secret: Some(JWT_SECRET.into()),
         token_ttl_seconds: 900,
+        data_keys: Some(DATA_KEYS.into()),
+        hmac_key: Some(HMAC_KEY.into()),
         admin_password: None,
         login_max_failures: 5,
         login_window_seconds: 900,
@@ -245,6 +255,7 @@ pub async fn spawn_server(config: Config, db_name: String, db_url: String) -> Te
         config,
         pool,
         keys.clone(),
+        data_keys(),
         listener,
         Options {
             workers: 1,

@@ -2,7 +2,11 @@
 
 pub mod audit;
 pub mod auth;
+pub mod consents;
+pub mod needs;
 pub mod organizations;
+pub mod persons;
+pub mod scope;
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,6 +15,9 @@ use validator::Validate;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     auth::configure(cfg);
     organizations::configure(cfg);
+    persons::configure(cfg);
+    consents::configure(cfg);
+    needs::configure(cfg);
     audit::configure(cfg);
 }
 

@@ -1,0 +1,213 @@
+//! Field encryption for personal identifiers: AES-256-GCM with a key id stored beside each
+//! ciphertext (so keys can rotate), and an HMAC-SHA256 keyed hash for exact lookup and
+//! de-duplication without decrypting.
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::collections::HashMap;
+
+/// Which column a value belongs to; bound into the ciphertext so values cannot be swapped.
+#[derive(Debug, Clone, Copy)]
+pub enum Field {
+    IdNumber,
+    Phone,
+    GuardianIdNumber,
+}
+
+impl Field {
+    fn aad(self) -> &'static [u8] {
+        match self {
+            Field::IdNumber => b"aidbridge:id_number",
+            Field::Phone => b"aidbridge:phone",
+            Field::GuardianIdNumber => b"aidbridge:guardian_id_number",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct DataKeys {
+    active_id: String,
+    ciphers: HashMap<String, Aes256Gcm>,
+    hmac_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for DataKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DataKeys(active={}, keys={})",
+            self.active_id,
+            self.ciphers.len()
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct CryptoError(pub String);
+
+impl std::fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl DataKeys {
+    /// `keys`: `id:base64key,id:base64key` (the first encrypts; all decrypt); `hmac_key`: base64.
+    pub fn from_config(keys: &str, hmac_key: &str) -> Result<Self, String> {
+        let mut ciphers = HashMap::new();
+        let mut active_id = None;
+        for part in keys.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (id, key) = part
+                .split_once(':')
+                .ok_or("AIDBRIDGE_DATA_KEYS entries look like id:base64key")?;
+            if id.is_empty() || id.contains(':') {
+                return Err("AIDBRIDGE_DATA_KEYS: a key id must be non-empty".into());
+            }
+            let bytes = B64
+                .decode(key)
+                .map_err(|_| format!("AIDBRIDGE_DATA_KEYS: key {id} is not base64"))?;
+            let cipher = Aes256Gcm::new_from_slice(&bytes)
+                .map_err(|_| format!("AIDBRIDGE_DATA_KEYS: key {id} must be 32 bytes"))?;
+            active_id.get_or_insert_with(|| id.to_owned());
+            ciphers.insert(id.to_owned(), cipher);
+        }
+        let active_id = active_id.ok_or("AIDBRIDGE_DATA_KEYS has no key")?;
+        let hmac_key = B64
+            .decode(hmac_key.trim())
+            .map_err(|_| "AIDBRIDGE_HMAC_KEY is not base64".to_owned())?;
+        if hmac_key.len() < 32 {
+            return Err("AIDBRIDGE_HMAC_KEY must be at least 32 bytes".into());
+        }
+        Ok(Self {
+            active_id,
+            ciphers,
+            hmac_key,
+        })
+    }
+
+    /// A fresh random key set, as `(keys, hmac_key)` configuration strings.
+    pub fn generate_config() -> (String, String) {
+        let key = Aes256Gcm::generate_key(&mut OsRng);
+        let hmac = Aes256Gcm::generate_key(&mut OsRng);
+        (format!("k1:{}", B64.encode(key)), B64.encode(hmac))
+    }
+
+    /// `v1:<key id>:<base64(nonce ‖ ciphertext)>`.
+    pub fn encrypt(&self, field: Field, plaintext: &str) -> Result<String, CryptoError> {
+        let cipher = &self.ciphers[&self.active_id];
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let ct = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: field.aad(),
+                },
+            )
+            .map_err(|_| CryptoError("encryption failed".into()))?;
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ct);
+        Ok(format!("v1:{}:{}", self.active_id, B64.encode(blob)))
+    }
+
+    pub fn decrypt(&self, field: Field, stored: &str) -> Result<String, CryptoError> {
+        let mut parts = stored.splitn(3, ':');
+        let (Some("v1"), Some(id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(CryptoError("unknown ciphertext format".into()));
+        };
+        let cipher = self
+            .ciphers
+            .get(id)
+            .ok_or_else(|| CryptoError(format!("no key {id} configured")))?;
+        let blob = B64
+            .decode(data)
+            .map_err(|_| CryptoError("corrupt ciphertext".into()))?;
+        if blob.len() < 12 {
+            return Err(CryptoError("corrupt ciphertext".into()));
+        }
+        let (nonce, ct) = blob.split_at(12);
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| CryptoError("corrupt ciphertext".into()))?;
+        let pt = cipher
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: field.aad(),
+                },
+            )
+            .map_err(|_| CryptoError("ciphertext does not authenticate".into()))?;
+        String::from_utf8(pt).map_err(|_| CryptoError("corrupt plaintext".into()))
+    }
+
+    /// Keyed hash of a normalised value, hex: equal inputs match, the value cannot be recovered.
+    pub fn blind_index(&self, normalised: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.hmac_key)
+            .expect("HMAC takes any key length");
+        mac.update(normalised.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> DataKeys {
+        let (k, h) = DataKeys::generate_config();
+        DataKeys::from_config(&k, &h).unwrap()
+    }
+
+    #[test]
+    fn round_trips_and_hides_the_plaintext() {
+        let k = keys();
+        let c = k.encrypt(Field::IdNumber, "230102199003070015").unwrap();
+        assert!(c.starts_with("v1:k1:"));
+        assert!(!c.contains("230102199003070015"));
+        assert_eq!(
+            k.decrypt(Field::IdNumber, &c).unwrap(),
+            "230102199003070015"
+        );
+        assert_ne!(
+            c,
+            k.encrypt(Field::IdNumber, "230102199003070015").unwrap(),
+            "fresh nonce"
+        );
+    }
+
+    #[test]
+    fn a_value_cannot_move_to_another_column() {
+        let k = keys();
+        let c = k.encrypt(Field::Phone, "13812345678").unwrap();
+        assert!(k.decrypt(Field::IdNumber, &c).is_err());
+    }
+
+    #[test]
+    fn old_keys_still_decrypt_after_rotation() {
+        let (old, h) = DataKeys::generate_config();
+        let before = DataKeys::from_config(&old, &h).unwrap();
+        let c = before.encrypt(Field::Phone, "13812345678").unwrap();
+        let (new, _) = DataKeys::generate_config();
+        let rotated =
+            DataKeys::from_config(&format!("{},{}", new.replace("k1:", "k2:"), old), &h).unwrap();
+        assert_eq!(rotated.decrypt(Field::Phone, &c).unwrap(), "13812345678");
+        assert!(rotated
+            .encrypt(Field::Phone, "1")
+            .unwrap()
+            .starts_with("v1:k2:"));
+        assert_eq!(before.blind_index("x"), rotated.blind_index("x"));
+    }
+
+    #[test]
+    fn rejects_bad_configuration() {
+        assert!(DataKeys::from_config("", "AAAA").is_err());
+        assert!(DataKeys::from_config("k1:AAAA", &B64.encode([0u8; 32])).is_err());
+        let (k, _) = DataKeys::generate_config();
+        assert!(DataKeys::from_config(&k, "short").is_err());
+    }
+}
