@@ -88,7 +88,9 @@ impl ApiError {
         }
     }
 
-    pub fn validation(errors: Vec<FieldError>) -> Self {
+    pub fn validation(mut errors: Vec<FieldError>) -> Self {
+        // A stable order, whatever order the checks ran in.
+        errors.sort_by(|a, b| a.field.cmp(&b.field));
         let detail = match errors.len() {
             1 => format!("{}: {}", errors[0].field, errors[0].message),
             n => format!("{n} fields are invalid"),
@@ -300,7 +302,6 @@ fn flatten_validation(
             }
         }
     }
-    out.sort_by(|a, b| a.field.cmp(&b.field));
 }
 
 fn describe_validation(err: &validator::ValidationError) -> String {

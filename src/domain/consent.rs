@@ -256,7 +256,7 @@ mod tests {
             &[DataCategory::Identity],
         );
         assert!(!coverage(
-            &[c.clone()],
+            std::slice::from_ref(&c),
             &charity(id, "23"),
             Some(Purpose::Referral),
             now()
@@ -276,14 +276,19 @@ mod tests {
             &[DataCategory::Identity],
         );
         let inside = coverage(
-            &[c.clone()],
+            std::slice::from_ref(&c),
             &charity(Uuid::new_v4(), "230102"),
             None,
             now(),
         );
         assert!(inside.summary_only);
         assert!(inside.categories.is_empty());
-        let outside = coverage(&[c.clone()], &charity(Uuid::new_v4(), "2302"), None, now());
+        let outside = coverage(
+            std::slice::from_ref(&c),
+            &charity(Uuid::new_v4(), "2302"),
+            None,
+            now(),
+        );
         assert!(!outside.sees_anything());
         let bureau = Requester {
             organization_id: Uuid::new_v4(),
@@ -321,10 +326,14 @@ mod tests {
         );
         c.expires_at = Some(now());
         assert_eq!(status(&c, now()), ConsentStatus::Expired);
-        assert!(!coverage(&[c.clone()], &charity(id, "23"), None, now()).sees_anything());
+        assert!(
+            !coverage(std::slice::from_ref(&c), &charity(id, "23"), None, now()).sees_anything()
+        );
         c.expires_at = Some(now() + Duration::seconds(1));
         assert_eq!(status(&c, now()), ConsentStatus::Given);
-        assert!(coverage(&[c.clone()], &charity(id, "23"), None, now()).sees_anything());
+        assert!(
+            coverage(std::slice::from_ref(&c), &charity(id, "23"), None, now()).sees_anything()
+        );
         c.withdrawn_at = Some(now() - Duration::seconds(1));
         assert_eq!(status(&c, now()), ConsentStatus::Withdrawn);
         assert!(!coverage(&[c], &charity(id, "23"), None, now()).sees_anything());

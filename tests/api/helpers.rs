@@ -429,3 +429,88 @@ pub fn fields(problem: &Value) -> Vec<String> {
 }
 
 pub const CHARITY_USCC: &str = "53230000MJ000123XE";
+
+/// Completes 17 digits with the GB 11643 check character.
+pub fn resident_id(first17: &str) -> String {
+    format!(
+        "{first17}{}",
+        aidbridge::domain::resident_id::check_character(first17.as_bytes())
+    )
+}
+
+pub const ADULT_ID: &str = "230102199003070015";
+pub const ADULT_PHONE: &str = "13812345678";
+
+pub fn person_body(id_number: &str, region: &str) -> Value {
+    serde_json::json!({
+        "name": "张三",
+        "id_number": id_number,
+        "phone": ADULT_PHONE,
+        "region_code": region,
+        "household": {"key": "HH-0001", "size": 3, "income_per_capita_fen": 45000},
+        "low_income": {"tier": "subsistence_allowance", "certifying_region": "230102001", "valid_from": "2026-01-01"},
+        "special_circumstances": ["major_illness", "disabled", "income_loss"],
+    })
+}
+
+impl TestApp {
+    /// Registers a person and returns the response body (asserting 201).
+    pub async fn register_person(&self, token: &str, body: &Value) -> Value {
+        let res = self.post("/api/v1/persons", Some(token), body).await;
+        assert_eq!(res.status(), 201, "register {body}");
+        res.json().await.unwrap()
+    }
+
+    /// A civil-affairs bureau and user for Qiqihar (2302), outside the Harbin demo data.
+    pub async fn qiqihar_token(&self) -> String {
+        let admin = self.token("admin").await;
+        let uscc = aidbridge::domain::uscc::Uscc::complete("11230200MB000009").unwrap();
+        let res = self
+            .post(
+                "/api/v1/organizations",
+                Some(&admin),
+                &serde_json::json!({"kind": "civil_affairs_bureau", "name": "齐齐哈尔市民政局", "uscc": uscc, "region_code": "230200"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let org: Value = res.json().await.unwrap();
+        let res = self
+            .post(
+                &format!("/api/v1/organizations/{}/users", org["id"].as_str().unwrap()),
+                Some(&admin),
+                &serde_json::json!({"username": "qiqihar.ca", "display_name": "齐齐哈尔", "password": "qiqihar-password", "roles": ["civil_affairs"]}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let res = self.try_token("qiqihar.ca", "qiqihar-password").await;
+        res.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn consent(&self, token: &str, person: &str, body: &Value) -> reqwest::Response {
+        self.post(
+            &format!("/api/v1/persons/{person}/consents"),
+            Some(token),
+            body,
+        )
+        .await
+    }
+}
+
+pub const NOTICE_SHA256: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+/// A consent body for an organisation recipient.
+pub fn consent_to(org: &str, categories: &[&str]) -> Value {
+    serde_json::json!({
+        "recipient": {"organization_id": org},
+        "purposes": ["referral"],
+        "data_categories": categories,
+        "method": "written",
+        "notice_version": "hlj-2024.1",
+        "notice_sha256": NOTICE_SHA256,
+        "evidence_ref": "scan-2026-0001",
+        "given_by": "subject",
+    })
+}

@@ -4,6 +4,9 @@
 mod admin;
 mod audit;
 mod auth;
+mod consents;
 mod errors;
 mod helpers;
+mod needs;
+mod people;
 mod service;

@@ -71,7 +71,7 @@ pub struct Guardian {
 #[serde(deny_unknown_fields)]
 pub struct CreateConsent {
     pub recipient: ConsentRecipient,
-    #[validate(length(min = 1))]
+    /// At least one; the recipient is bound to these (a new purpose needs a new consent).
     pub purposes: Vec<Purpose>,
     /// What the recipient may see; may be empty only for a region-wide consent.
     #[serde(default)]
@@ -196,6 +196,13 @@ fn check_consent(
             "one_recipient",
             "give exactly one of organization_id or region_code (a separate consent per recipient)",
         )),
+    }
+    if body.purposes.is_empty() {
+        errors.push(FieldError::new(
+            "purposes",
+            "required",
+            "name at least one purpose",
+        ));
     }
     if !is_sha256_hex(&body.notice_sha256) {
         errors.push(FieldError::new(

@@ -1,0 +1,223 @@
+//! Needs: recording, filtering, region scope and the status machine under concurrency.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{fields, person_body, problem, spawn_app, TestApp, ADULT_ID};
+
+async fn need(app: &TestApp, token: &str, person: &Value, category: &str, urgency: &str) -> Value {
+    let res = app
+        .post(
+            "/api/v1/needs",
+            Some(token),
+            &json!({"person_id": person["id"], "category": category, "description": "需要帮助", "amount_requested_fen": 500000, "urgency": urgency, "source": "screening"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn needs_are_recorded_filtered_and_scoped() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let person = app
+        .register_person(&daoli, &person_body(ADULT_ID, "230102001"))
+        .await;
+    let medical = need(&app, &daoli, &person, "medical", "emergency").await;
+    assert_eq!(medical["status"], "open");
+    assert_eq!(medical["region_code"], "230102001");
+    need(&app, &daoli, &person, "education", "normal").await;
+
+    let harbin = app.token("harbin.ca").await;
+    let all: Value = app
+        .get("/api/v1/needs", Some(&harbin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let urgent: Value = app
+        .get(
+            "/api/v1/needs?urgency=emergency&category=medical&status=open",
+            Some(&harbin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(urgent["items"].as_array().unwrap().len(), 1);
+    assert_eq!(urgent["items"][0]["id"], medical["id"]);
+    let none: Value = app
+        .get("/api/v1/needs?region=230103", Some(&harbin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(none["items"].as_array().unwrap().is_empty());
+    let paged: Value = app
+        .get("/api/v1/needs?limit=1", Some(&harbin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = paged["next_cursor"].as_str().unwrap();
+    let rest: Value = app
+        .get(
+            &format!("/api/v1/needs?limit=1&cursor={cursor}"),
+            Some(&harbin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(rest["items"][0]["id"], paged["items"][0]["id"]);
+
+    let qiqihar = app.qiqihar_token().await;
+    let theirs: Value = app
+        .get("/api/v1/needs", Some(&qiqihar))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(theirs["items"].as_array().unwrap().is_empty());
+    problem(
+        app.get(
+            &format!("/api/v1/needs/{}", medical["id"].as_str().unwrap()),
+            Some(&qiqihar),
+        )
+        .await,
+        404,
+    )
+    .await;
+    let res = app
+        .post("/api/v1/needs", Some(&qiqihar), &json!({"person_id": person["id"], "category": "medical", "description": "x", "urgency": "normal", "source": "screening"}))
+        .await;
+    problem(res, 404).await;
+    let grid = app.token("grid.worker").await;
+    problem(app.get("/api/v1/needs", Some(&grid)).await, 403).await;
+    let auditor = app.token("auditor").await;
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/needs/{}", medical["id"].as_str().unwrap()),
+            Some(&auditor)
+        )
+        .await
+        .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn need_fields_are_validated() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let person = app
+        .register_person(&daoli, &person_body(ADULT_ID, "230102"))
+        .await;
+    let body = json!({"person_id": person["id"], "category": "medical", "description": "", "amount_requested_fen": -5, "urgency": "normal", "source": "screening"});
+    let p = problem(app.post("/api/v1/needs", Some(&daoli), &body).await, 422).await;
+    assert_eq!(fields(&p), vec!["amount_requested_fen", "description"]);
+    let mut body = body.clone();
+    body["description"] = json!("x");
+    body["amount_requested_fen"] = json!(100);
+    body["urgency"] = json!("whenever");
+    assert_eq!(
+        fields(&problem(app.post("/api/v1/needs", Some(&daoli), &body).await, 422).await),
+        vec!["urgency"]
+    );
+    body["urgency"] = json!("urgent");
+    body["person_id"] = json!(uuid::Uuid::new_v4());
+    problem(app.post("/api/v1/needs", Some(&daoli), &body).await, 404).await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM needs").await, 0);
+}
+
+#[tokio::test]
+async fn the_status_machine_refuses_illegal_moves_naming_both_states() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let person = app
+        .register_person(&daoli, &person_body(ADULT_ID, "230102"))
+        .await;
+    let n = need(&app, &daoli, &person, "living", "urgent").await;
+    let path = format!("/api/v1/needs/{}", n["id"].as_str().unwrap());
+    let p = problem(
+        app.patch(&path, Some(&daoli), &json!({"status": "met"}))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "illegal_transition");
+    assert_eq!(
+        (p["from"].as_str(), p["to"].as_str()),
+        (Some("open"), Some("met"))
+    );
+    assert!(
+        p["detail"].as_str().unwrap().contains("open")
+            && p["detail"].as_str().unwrap().contains("met")
+    );
+    for step in ["referred", "met"] {
+        let res = app
+            .patch(
+                &path,
+                Some(&daoli),
+                &json!({"status": step, "note": "step"}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.json::<Value>().await.unwrap()["status"], step);
+    }
+    let p = problem(
+        app.patch(&path, Some(&daoli), &json!({"status": "open"}))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["from"], "met");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM needs WHERE id = '{}' AND status = 'met'",
+            n["id"].as_str().unwrap()
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'need.status'")
+            .await,
+        2
+    );
+    let auditor = app.token("auditor").await;
+    problem(
+        app.patch(&path, Some(&auditor), &json!({"status": "closed"}))
+            .await,
+        403,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn racing_status_changes_leave_one_winner() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let person = app
+        .register_person(&daoli, &person_body(ADULT_ID, "230102"))
+        .await;
+    let n = need(&app, &daoli, &person, "housing", "normal").await;
+    let path = format!("/api/v1/needs/{}", n["id"].as_str().unwrap());
+    let moves = [
+        "referred", "closed", "referred", "closed", "referred", "closed",
+    ];
+    let bodies: Vec<Value> = moves.iter().map(|s| json!({"status": s})).collect();
+    let results =
+        futures_util::future::join_all(bodies.iter().map(|b| app.patch(&path, Some(&daoli), b)))
+            .await;
+    let ok = results.iter().filter(|r| r.status() == 200).count();
+    let conflicts = results.iter().filter(|r| r.status() == 409).count();
+    assert_eq!(ok + conflicts, moves.len());
+    let events = app
+        .count("SELECT count(*) AS n FROM audit_events WHERE action = 'need.status'")
+        .await;
+    assert_eq!(events as usize, ok, "one audit event per successful move");
+    // Every successful move started from the state the previous one left: at most open→referred→closed.
+    assert!(ok <= 2, "{ok} moves succeeded");
+}
