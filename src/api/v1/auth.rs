@@ -190,6 +190,83 @@ async fn check_secret(secret: String, hash: Option<String>) -> Result<bool, ApiE
         .map_err(ApiError::internal)
 }
 
+/// A user or API client as far as signing in needs it.
+struct Principal {
+    id: Uuid,
+    typ: &'static str,
+    organization_id: Uuid,
+    secret_hash: String,
+    roles: Vec<String>,
+    region: String,
+    enabled: bool,
+}
+
+/// How a grant reports failure (RFC 6749 §5.2).
+struct GrantFailure {
+    status: StatusCode,
+    error: &'static str,
+    description: &'static str,
+}
+
+/// The one sign-in procedure of both grants: lock-out check, constant-work secret check,
+/// failure counting, and the token.
+async fn sign_in(
+    state: &AppState,
+    keys: &TokenKeys,
+    throttle_key: String,
+    secret: &str,
+    lookup: impl AsyncFnOnce(&mut crate::db::Conn) -> Result<Option<Principal>, ApiError>,
+    failure: GrantFailure,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    if let Some(until) = throttle::locked_until(&mut conn, &throttle_key).await? {
+        return Ok(locked_out(until, failure.error));
+    }
+    let principal = lookup(&mut conn).await?;
+    let verified = check_secret(
+        secret.to_owned(),
+        principal.as_ref().map(|p| p.secret_hash.clone()),
+    )
+    .await?;
+    let active_org = match &principal {
+        Some(p) => organizations::find(&mut conn, p.organization_id)
+            .await?
+            .is_some_and(|o| o.status == "active"),
+        None => false,
+    };
+    let principal = match principal {
+        Some(p) if verified && p.enabled && active_org => p,
+        _ => {
+            let c = &state.config;
+            throttle::record_failure(
+                &mut conn,
+                &throttle_key,
+                c.login_max_failures,
+                c.login_window_seconds,
+                c.login_lockout_seconds,
+            )
+            .await?;
+            log::info!("sign-in failed for {throttle_key}");
+            return Ok(oauth_error(
+                failure.status,
+                failure.error,
+                failure.description,
+            ));
+        }
+    };
+    throttle::clear(&mut conn, &throttle_key).await?;
+    let token = keys
+        .issue(
+            principal.id,
+            principal.typ,
+            principal.organization_id,
+            principal.roles.clone(),
+            principal.region,
+        )
+        .map_err(ApiError::internal)?;
+    Ok(token_response(keys, token, &principal.roles))
+}
+
 async fn password_grant(
     state: &AppState,
     keys: &TokenKeys,
@@ -203,50 +280,33 @@ async fn password_grant(
         ));
     };
     let username = username.trim().to_ascii_lowercase();
-    let principal = format!("user:{username}");
-    let mut conn = state.pool.get().await?;
-    if let Some(until) = throttle::locked_until(&mut conn, &principal).await? {
-        return Ok(locked_out(until, "invalid_grant"));
-    }
-    let user = users::find_user_by_name(&mut conn, &username).await?;
-    let org = match &user {
-        Some(u) => organizations::find(&mut conn, u.organization_id).await?,
-        None => None,
+    let lookup = async |conn: &mut crate::db::Conn| {
+        Ok(users::find_user_by_name(conn, &username)
+            .await?
+            .map(|u| Principal {
+                id: u.id,
+                typ: "user",
+                organization_id: u.organization_id,
+                secret_hash: u.password_hash,
+                roles: u.roles,
+                region: u.region_code,
+                enabled: u.enabled,
+            }))
     };
-    let verified = check_secret(
-        secret.to_owned(),
-        user.as_ref().map(|u| u.password_hash.clone()),
+    let failure = GrantFailure {
+        status: StatusCode::BAD_REQUEST,
+        error: "invalid_grant",
+        description: "the username or password is wrong",
+    };
+    sign_in(
+        state,
+        keys,
+        format!("user:{username}"),
+        secret,
+        lookup,
+        failure,
     )
-    .await?;
-    let active = matches!((&user, &org), (Some(u), Some(o)) if u.enabled && o.status == "active");
-    let (Some(user), true, true) = (user, verified, active) else {
-        let c = &state.config;
-        throttle::record_failure(
-            &mut conn,
-            &principal,
-            c.login_max_failures,
-            c.login_window_seconds,
-            c.login_lockout_seconds,
-        )
-        .await?;
-        log::info!("sign-in failed for {principal}");
-        return Ok(oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "the username or password is wrong",
-        ));
-    };
-    throttle::clear(&mut conn, &principal).await?;
-    let token = keys
-        .issue(
-            user.id,
-            "user",
-            user.organization_id,
-            user.roles.clone(),
-            user.region_code.clone(),
-        )
-        .map_err(ApiError::internal)?;
-    Ok(token_response(keys, token, &user.roles))
+    .await
 }
 
 async fn client_grant(
@@ -262,55 +322,39 @@ async fn client_grant(
             "client authentication is required",
         ));
     };
-    let principal = format!("client:{client_id}");
-    let mut conn = state.pool.get().await?;
-    if let Some(until) = throttle::locked_until(&mut conn, &principal).await? {
-        return Ok(locked_out(until, "invalid_client"));
-    }
-    let client = users::find_client_by_client_id(&mut conn, client_id).await?;
-    let org = match &client {
-        Some(c) => organizations::find(&mut conn, c.organization_id).await?,
-        None => None,
+    let lookup = async |conn: &mut crate::db::Conn| {
+        let Some(c) = users::find_client_by_client_id(conn, client_id).await? else {
+            return Ok(None);
+        };
+        // A client acts for its organisation, with that organisation's region.
+        let region = organizations::find(conn, c.organization_id)
+            .await?
+            .map(|o| o.region_code)
+            .unwrap_or_default();
+        Ok(Some(Principal {
+            id: c.id,
+            typ: "client",
+            organization_id: c.organization_id,
+            secret_hash: c.secret_hash,
+            roles: c.roles,
+            region,
+            enabled: c.enabled,
+        }))
     };
-    let verified = check_secret(
-        secret.to_owned(),
-        client.as_ref().map(|c| c.secret_hash.clone()),
+    let failure = GrantFailure {
+        status: StatusCode::UNAUTHORIZED,
+        error: "invalid_client",
+        description: "client authentication failed",
+    };
+    sign_in(
+        state,
+        keys,
+        format!("client:{client_id}"),
+        secret,
+        lookup,
+        failure,
     )
-    .await?;
-    let (Some(client), Some(org), true) = (client, org, verified) else {
-        let c = &state.config;
-        throttle::record_failure(
-            &mut conn,
-            &principal,
-            c.login_max_failures,
-            c.login_window_seconds,
-            c.login_lockout_seconds,
-        )
-        .await?;
-        return Ok(oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        ));
-    };
-    if !client.enabled || org.status != "active" {
-        return Ok(oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        ));
-    }
-    throttle::clear(&mut conn, &principal).await?;
-    let token = keys
-        .issue(
-            client.id,
-            "client",
-            client.organization_id,
-            client.roles.clone(),
-            org.region_code.clone(),
-        )
-        .map_err(ApiError::internal)?;
-    Ok(token_response(keys, token, &client.roles))
+    .await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
