@@ -60,8 +60,10 @@ impl RouteTable {
 }
 
 pub async fn not_found(req: HttpRequest, table: web::Data<RouteTable>) -> HttpResponse {
+    let method = req.method().as_str();
     match table.allowed(req.path()) {
-        Some(methods) if !methods.is_empty() => {
+        // The method is served, just not at this spelling of the path (a trailing slash, say).
+        Some(methods) if !methods.is_empty() && !methods.contains(&method) => {
             let allow = methods.join(", ");
             let mut res = ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
