@@ -143,7 +143,10 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
     let res = app.client.put(app.url("/healthz")).send().await.unwrap();
     problem(res, 405).await;
     // A served method at an unserved spelling of the path is not "method not allowed".
-    assert_eq!(problem(app.get("/api/v1/organizations/", None).await, 404).await["code"], "route_not_found");
+    assert_eq!(
+        problem(app.get("/api/v1/organizations/", None).await, 404).await["code"],
+        "route_not_found"
+    );
 }
 
 #[tokio::test]

@@ -575,75 +575,74 @@ async fn get_person(
             "say why the full ID number and phone are needed",
         ));
     }
-    let keys = state.data_keys.clone();
+    let keys = &state.data_keys;
     let today = Utc::now().date_naive();
-    let view = with_transaction!(&state.pool, async move |conn| {
-        let person = load_person(conn, id).await?;
-        let access = access_to(conn, &caller, &person).await?;
-        let (view, event) = match access {
-            Access::Staff if reveal => {
-                let revealed = Revealed {
-                    id_number: Some(
-                        keys.decrypt(Field::IdNumber, &person.id_number_encrypted)
-                            .map_err(ApiError::internal)?,
-                    ),
-                    phone: match &person.phone_encrypted {
-                        Some(p) => Some(keys.decrypt(Field::Phone, p).map_err(ApiError::internal)?),
-                        None => None,
-                    },
-                };
-                let ev = NewAuditEvent::by(&caller, &meta, "person.reveal", "person", person.id)
-                    .reason(q.purpose.clone())
-                    .details(json!({"fields": ["id_number", "phone"]}));
-                (full_view(&person, Some(revealed), today), Some(ev))
-            }
-            Access::Staff => (full_view(&person, None, today), None),
-            Access::Auditor if reveal => {
-                return Err(ApiError::forbidden("auditors see masked identifiers only"));
-            }
-            Access::Auditor => (
-                full_view(&person, None, today),
-                Some(NewAuditEvent::by(
-                    &caller,
-                    &meta,
-                    "person.read",
-                    "person",
-                    person.id,
-                )),
-            ),
-            Access::Recipient(_) if reveal => {
-                return Err(ApiError::forbidden(
-                    "only civil-affairs staff of the person's region may reveal identifiers",
-                ));
-            }
-            Access::Recipient(cov) => {
-                let phone = match (&person.phone_encrypted, cov.allows(DataCategory::Contact)) {
-                    (Some(p), true) => {
-                        Some(keys.decrypt(Field::Phone, p).map_err(ApiError::internal)?)
-                    }
-                    _ => None,
-                };
-                let open: Vec<NeedCategory> = needs::of_person(conn, person.id)
-                    .await?
-                    .iter()
-                    .filter(|n| n.status == "open")
-                    .map(|n| parse_or(&n.category, NeedCategory::Living))
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                let view = consented_view(&person, &cov, phone, open, today);
-                let ev = NewAuditEvent::by(&caller, &meta, "person.disclose", "person", person.id)
-                    .details(
-                        json!({"categories": view.categories, "summary_only": cov.summary_only}),
-                    );
-                (view, Some(ev))
-            }
-        };
-        if let Some(ev) = event {
-            audit::append(conn, ev).await?;
+    let mut conn = state.pool.get().await?;
+    let person = load_person(&mut conn, id).await?;
+    let access = access_to(&mut conn, &caller, &person).await?;
+    let (view, event) = match access {
+        Access::Staff if reveal => {
+            let revealed = Revealed {
+                id_number: Some(
+                    keys.decrypt(Field::IdNumber, &person.id_number_encrypted)
+                        .map_err(ApiError::internal)?,
+                ),
+                phone: match &person.phone_encrypted {
+                    Some(p) => Some(keys.decrypt(Field::Phone, p).map_err(ApiError::internal)?),
+                    None => None,
+                },
+            };
+            let ev = NewAuditEvent::by(&caller, &meta, "person.reveal", "person", person.id)
+                .reason(q.purpose.clone())
+                .details(json!({"fields": ["id_number", "phone"]}));
+            (full_view(&person, Some(revealed), today), Some(ev))
         }
-        Ok(view)
-    })?;
+        Access::Staff => (full_view(&person, None, today), None),
+        Access::Auditor if reveal => {
+            return Err(ApiError::forbidden("auditors see masked identifiers only"));
+        }
+        Access::Auditor => (
+            full_view(&person, None, today),
+            Some(NewAuditEvent::by(
+                &caller,
+                &meta,
+                "person.read",
+                "person",
+                person.id,
+            )),
+        ),
+        Access::Recipient(_) if reveal => {
+            return Err(ApiError::forbidden(
+                "only civil-affairs staff of the person's region may reveal identifiers",
+            ));
+        }
+        Access::Recipient(cov) => {
+            let phone = match (&person.phone_encrypted, cov.allows(DataCategory::Contact)) {
+                (Some(p), true) => Some(keys.decrypt(Field::Phone, p).map_err(ApiError::internal)?),
+                _ => None,
+            };
+            let open: Vec<NeedCategory> = needs::of_person(&mut conn, person.id)
+                .await?
+                .iter()
+                .filter(|n| n.status == "open")
+                .map(|n| parse_or(&n.category, NeedCategory::Living))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let view = consented_view(&person, &cov, phone, open, today);
+            let ev = NewAuditEvent::by(&caller, &meta, "person.disclose", "person", person.id)
+                .details(json!({"categories": view.categories, "summary_only": cov.summary_only}));
+            (view, Some(ev))
+        }
+    };
+    drop(conn);
+    // The disclosure is recorded before anything is sent: no record, no data.
+    if let Some(ev) = event {
+        with_transaction!(&state.pool, async move |conn| {
+            audit::append(conn, ev).await?;
+            Ok(())
+        })?;
+    }
     Ok(web::Json(view))
 }
 
