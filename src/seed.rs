@@ -145,14 +145,23 @@ async fn insert_user(
     Ok(())
 }
 
+async fn seed_lock(conn: &mut crate::db::Conn) -> Result<(), ApiError> {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("SELECT pg_advisory_xact_lock(724100100)")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Creates the platform operator's `admin` when no administrator exists. Returns whether it did.
 pub async fn ensure_admin(pool: &Pool, admin_password: &str) -> Result<bool, ApiError> {
-    let mut conn = pool.get().await?;
-    if orgs::admin_exists(&mut conn).await? {
-        return Ok(false);
-    }
     let hash = hash(admin_password).await?;
     crate::with_transaction!(pool, async move |conn| {
+        // Several instances may start at once: one seeds, the others see it done.
+        seed_lock(conn).await?;
+        if orgs::admin_exists(conn).await? {
+            return Ok(false);
+        }
         let org = insert_org(conn, "other", PLATFORM_ORG, None, "23", false, None).await?;
         insert_user(
             conn,
@@ -163,34 +172,34 @@ pub async fn ensure_admin(pool: &Pool, admin_password: &str) -> Result<bool, Api
             "23",
             &hash,
         )
-        .await
-    })?;
-    Ok(true)
+        .await?;
+        Ok(true)
+    })
 }
 
 /// Seeds the demo organisations and one user per role, once (idempotent by a marker USCC).
 pub async fn seed_demo(pool: &Pool, admin_password: Option<&str>) -> Result<bool, ApiError> {
     ensure_admin(pool, admin_password.unwrap_or(DEMO_PASSWORD)).await?;
-    let mut conn = pool.get().await?;
     let marker =
         Uscc::complete("11230000MB000001").ok_or_else(|| ApiError::internal("bad demo USCC"))?;
-    let existing = orgs::list(
-        &mut conn,
-        &orgs::OrganizationFilter {
-            kind: Some("civil_affairs_bureau".into()),
-            limit: 1000,
-            ..Default::default()
-        },
-    )
-    .await?;
-    if existing
-        .iter()
-        .any(|o| o.uscc.as_deref() == Some(marker.as_str()))
-    {
-        return Ok(false);
-    }
     let hash = hash(DEMO_PASSWORD).await?;
     crate::with_transaction!(pool, async move |conn| {
+        seed_lock(conn).await?;
+        let existing = orgs::list(
+            conn,
+            &orgs::OrganizationFilter {
+                kind: Some("civil_affairs_bureau".into()),
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await?;
+        if existing
+            .iter()
+            .any(|o| o.uscc.as_deref() == Some(marker.as_str()))
+        {
+            return Ok(false);
+        }
         let h = hash.as_str();
         let province = insert_org(
             conn,
@@ -342,7 +351,6 @@ pub async fn seed_demo(pool: &Pool, admin_password: Option<&str>) -> Result<bool
             h,
         )
         .await?;
-        Ok(())
-    })?;
-    Ok(true)
+        Ok(true)
+    })
 }

@@ -61,6 +61,46 @@ async fn readyz_fails_when_migrations_are_missing_and_migrations_round_trip() {
 }
 
 #[tokio::test]
+async fn the_first_administrator_is_created_once_on_an_empty_database() {
+    let app = spawn_app().await;
+    let url = app.db_url.clone();
+    tokio::task::spawn_blocking(move || {
+        aidbridge::db::revert_all_migrations_blocking(&url).unwrap();
+        aidbridge::db::run_migrations_blocking(&url).unwrap();
+    })
+    .await
+    .unwrap();
+    assert_eq!(app.count("SELECT count(*) AS n FROM users").await, 0);
+    let pool = aidbridge::db::build_pool(&app.db_url, 1).unwrap();
+    assert!(aidbridge::seed::ensure_admin(&pool, "first-admin-password")
+        .await
+        .unwrap());
+    assert!(
+        !aidbridge::seed::ensure_admin(&pool, "another-password-x")
+            .await
+            .unwrap(),
+        "only once"
+    );
+    assert_eq!(
+        app.try_token("admin", "first-admin-password")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.try_token("admin", "another-password-x").await.status(),
+        400
+    );
+    // Nothing else, demo accounts least of all, is created by the bootstrap.
+    assert_eq!(app.count("SELECT count(*) AS n FROM users").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE actor_kind = 'system'")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
 async fn metrics_report_requests_by_route_and_pool_usage() {
     let app = spawn_app().await;
     let admin = app.token("admin").await;
