@@ -599,3 +599,90 @@ async fn no_plaintext_id_number_or_phone_is_stored_anywhere() {
         }
     }
 }
+
+#[tokio::test]
+async fn staff_update_a_record_and_the_audit_trail_names_the_fields() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let person = app
+        .register_person(&daoli, &person_body(ADULT_ID, "230102"))
+        .await;
+    let path = format!("/api/v1/persons/{}", person["id"].as_str().unwrap());
+    let res = app
+        .patch(
+            &path,
+            Some(&daoli),
+            &json!({"phone": "139-0000-1111", "low_income": null, "relapse_monitoring": {"certifying_region": "230102001", "valid_from": "2026-06-01"}, "special_circumstances": ["disaster"], "reason": "年度复核"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(p["phone"], "139****1111");
+    assert!(p.get("low_income").is_none());
+    assert_eq!(p["relapse_monitoring"]["valid_from"], "2026-06-01");
+    assert_eq!(p["special_circumstances"], json!(["disaster"]));
+    assert_eq!(p["name"], "张三", "absent fields stay");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM persons WHERE tier IS NULL AND relapse_monitoring AND phone_masked = '139****1111'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM audit_events WHERE action = 'person.update' AND reason = '年度复核'
+             AND details->'fields' = '[\"phone\", \"low_income\", \"relapse_monitoring\", \"special_circumstances\"]'::jsonb"
+        )
+        .await,
+        1
+    );
+    let full: Value = app
+        .get(
+            &format!("{path}?reveal=true&purpose=check%20update"),
+            Some(&daoli),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(full["phone"], "13900001111");
+
+    let p = problem(
+        app.patch(&path, Some(&daoli), &json!({"phone": "123", "low_income": {"tier": "rigid_expenditure_hardship", "certifying_region": "230102", "valid_from": "2026-01-01"}}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["low_income.valid_to", "phone"]);
+    problem(
+        app.patch(&path, Some(&daoli), &json!({"region_code": "230103"}))
+            .await,
+        403,
+    )
+    .await;
+    problem(
+        app.patch(
+            &path,
+            Some(&daoli),
+            &json!({"id_number": "11010519491231002X"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    let qiqihar = app.qiqihar_token().await;
+    problem(
+        app.patch(&path, Some(&qiqihar), &json!({"name": "x"}))
+            .await,
+        404,
+    )
+    .await;
+    let harbin = app.token("harbin.ca").await;
+    let moved: Value = app
+        .patch(&path, Some(&harbin), &json!({"region_code": "230103001"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["region_code"], "230103001");
+    problem(app.get(&path, Some(&daoli)).await, 404).await;
+}

@@ -2,7 +2,7 @@
 //! audited reveal, exact lookup by ID number, and government aid received (政府救助记录).
 
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -19,7 +19,7 @@ use crate::auth::Caller;
 use crate::db::audit::{self, NewAuditEvent};
 use crate::db::needs;
 use crate::db::persons::{
-    self, GovernmentAidRow, NewGovernmentAid, NewPerson, PersonFilter, PersonRow,
+    self, GovernmentAidRow, NewGovernmentAid, NewPerson, PersonChanges, PersonFilter, PersonRow,
 };
 use crate::domain::consent::{Coverage, DataCategory};
 use crate::domain::need::NeedCategory;
@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(list_persons)
         .service(lookup_person)
         .service(get_person)
+        .service(update_person)
         .service(create_government_aid)
         .service(list_government_aid);
 }
@@ -644,6 +645,219 @@ async fn get_person(
         })?;
     }
     Ok(web::Json(view))
+}
+
+/// Distinguishes an absent field (leave as is) from `null` (clear it).
+fn nullable<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Changes to a person; absent fields stay as they are, `null` clears a clearable one.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePerson {
+    #[validate(length(min = 1, max = 100))]
+    pub name: Option<String>,
+    /// New mobile number; `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// New place of residence; must stay within the caller's region.
+    pub region_code: Option<String>,
+    /// Replaces the household facts.
+    #[validate(nested)]
+    pub household: Option<Household>,
+    /// New tier certification; `null` ends it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<TierStatus>)]
+    pub low_income: Option<Option<TierStatus>>,
+    /// New relapse-monitoring certification; `null` ends it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<CertifiedStatus>)]
+    pub relapse_monitoring: Option<Option<CertifiedStatus>>,
+    /// Replaces the list.
+    pub special_circumstances: Option<Vec<Circumstance>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub external_id: Option<Option<String>>,
+    /// Why the record changes (kept in the audit trail).
+    #[validate(length(max = 500))]
+    pub reason: Option<String>,
+}
+
+impl UpdatePerson {
+    /// The names of the fields the request changes (for the audit trail: names, not values).
+    fn changed_fields(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut add = |present: bool, name| {
+            if present {
+                out.push(name)
+            }
+        };
+        add(self.name.is_some(), "name");
+        add(self.phone.is_some(), "phone");
+        add(self.region_code.is_some(), "region_code");
+        add(self.household.is_some(), "household");
+        add(self.low_income.is_some(), "low_income");
+        add(self.relapse_monitoring.is_some(), "relapse_monitoring");
+        add(
+            self.special_circumstances.is_some(),
+            "special_circumstances",
+        );
+        add(self.external_id.is_some(), "external_id");
+        out
+    }
+}
+
+fn check_update(
+    body: &UpdatePerson,
+    keys: &crate::privacy::DataKeys,
+) -> Result<PersonChanges, ApiError> {
+    let mut errors = Vec::new();
+    let mut changes = PersonChanges {
+        name: body.name.as_ref().map(|n| n.trim().to_owned()),
+        updated_at: Some(Utc::now()),
+        ..Default::default()
+    };
+    match &body.phone {
+        Some(Some(raw)) => match MobilePhone::parse(raw) {
+            Ok(p) => {
+                changes.phone_encrypted = Some(Some(
+                    keys.encrypt(Field::Phone, p.expose())
+                        .map_err(ApiError::internal)?,
+                ));
+                changes.phone_masked = Some(Some(p.masked()));
+            }
+            Err(e) => errors.push(FieldError::new("phone", "invalid_phone", e)),
+        },
+        Some(None) => {
+            changes.phone_encrypted = Some(None);
+            changes.phone_masked = Some(None);
+        }
+        None => {}
+    }
+    if let Some(r) = &body.region_code {
+        match RegionCode::parse(r) {
+            Ok(r) => changes.region_code = Some(r.into_string()),
+            Err(e) => errors.push(FieldError::new(
+                "region_code",
+                "invalid_region_code",
+                e.to_string(),
+            )),
+        }
+    }
+    if let Some(h) = &body.household {
+        changes.household_key = Some(h.key.clone());
+        changes.household_size = Some(h.size);
+        changes.household_income_per_capita_fen = Some(h.income_per_capita_fen);
+    }
+    match &body.low_income {
+        Some(Some(t)) => {
+            check_period("low_income", Some(t.tier), &t.status, &mut errors);
+            changes.tier = Some(Some(t.tier.as_str().to_owned()));
+            changes.tier_certifying_region = Some(Some(t.status.certifying_region.clone()));
+            changes.tier_valid_from = Some(Some(t.status.valid_from));
+            changes.tier_valid_to = Some(t.status.valid_to);
+        }
+        Some(None) => {
+            changes.tier = Some(None);
+            changes.tier_certifying_region = Some(None);
+            changes.tier_valid_from = Some(None);
+            changes.tier_valid_to = Some(None);
+        }
+        None => {}
+    }
+    match &body.relapse_monitoring {
+        Some(Some(st)) => {
+            check_period("relapse_monitoring", None, st, &mut errors);
+            changes.relapse_monitoring = Some(true);
+            changes.relapse_certifying_region = Some(Some(st.certifying_region.clone()));
+            changes.relapse_valid_from = Some(Some(st.valid_from));
+            changes.relapse_valid_to = Some(st.valid_to);
+        }
+        Some(None) => {
+            changes.relapse_monitoring = Some(false);
+            changes.relapse_certifying_region = Some(None);
+            changes.relapse_valid_from = Some(None);
+            changes.relapse_valid_to = Some(None);
+        }
+        None => {}
+    }
+    changes.special_circumstances = body.special_circumstances.as_ref().map(|cs| {
+        cs.iter()
+            .map(|c| c.as_str().to_owned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    });
+    if let Some(Some(e)) = &body.external_id {
+        if e.is_empty() || e.len() > 100 {
+            errors.push(FieldError::new(
+                "external_id",
+                "length",
+                "length must be between 1 and 100",
+            ));
+        }
+    }
+    changes.external_id = body.external_id.clone();
+    if errors.is_empty() {
+        Ok(changes)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// Update a person's record (更新困难群众信息): contact, residence, household, certified
+/// status, circumstances. Civil-affairs staff of the person's region. The ID number, and so
+/// the birth date and sex, never change: a wrong one means a wrong record.
+#[utoipa::path(
+    tag = "people",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Person id")),
+    request_body = UpdatePerson,
+    responses(
+        (status = 200, description = "Updated (masked)", body = Person),
+        (status = 404, description = "No such person within the caller's region"),
+        (status = 409, description = "The external id belongs to another person"),
+        (status = 422, description = "Invalid field"),
+    )
+)]
+#[patch("/persons/{id}")]
+async fn update_person(
+    caller: Caller,
+    meta: RequestMeta,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    JsonBody(body): JsonBody<UpdatePerson>,
+) -> Result<web::Json<Person>, ApiError> {
+    caller.require_any(&[Role::CivilAffairs])?;
+    let changes = check_update(&body, &state.data_keys)?;
+    if let Some(r) = &changes.region_code {
+        if !caller.covers_region(r) {
+            return Err(ApiError::forbidden(format!(
+                "region {r} is outside your region {}",
+                caller.region
+            )));
+        }
+    }
+    let fields = body.changed_fields();
+    let person_id = id.into_inner();
+    let row = with_transaction!(&state.pool, async move |conn| {
+        let person = load_person(conn, person_id).await?;
+        require_staff(&caller, &person)?;
+        let row = persons::update(conn, person_id, &changes).await?;
+        audit::append(
+            conn,
+            NewAuditEvent::by(&caller, &meta, "person.update", "person", person_id)
+                .reason(body.reason.clone())
+                .details(json!({"fields": fields})),
+        )
+        .await?;
+        Ok(row)
+    })?;
+    Ok(web::Json(full_view(&row, None, Utc::now().date_naive())))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
