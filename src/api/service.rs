@@ -84,26 +84,18 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     use prometheus::Encoder;
     let status = state.pool.status();
     let in_use = status.size.saturating_sub(status.available);
-    state
-        .pool_gauge
-        .with_label_values(&["max"])
-        .set(status.max_size as i64);
-    state
-        .pool_gauge
-        .with_label_values(&["open"])
-        .set(status.size as i64);
-    state
-        .pool_gauge
-        .with_label_values(&["idle"])
-        .set(status.available as i64);
-    state
-        .pool_gauge
-        .with_label_values(&["in_use"])
-        .set(in_use as i64);
-    state
-        .pool_gauge
-        .with_label_values(&["waiting"])
-        .set(status.waiting as i64);
+    for (label, value) in [
+        ("max", status.max_size),
+        ("open", status.size),
+        ("idle", status.available),
+        ("in_use", in_use),
+        ("waiting", status.waiting),
+    ] {
+        state
+            .pool_gauge
+            .with_label_values(&[label])
+            .set(value as i64);
+    }
     let mut buf = Vec::new();
     prometheus::TextEncoder::new()
         .encode(&state.registry.gather(), &mut buf)

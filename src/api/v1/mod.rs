@@ -8,9 +8,8 @@ pub mod organizations;
 pub mod persons;
 pub mod scope;
 
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-use validator::Validate;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     auth::configure(cfg);
@@ -48,22 +47,5 @@ impl<T> Page<T> {
             items: rows.into_iter().map(view).collect(),
             next_cursor,
         }
-    }
-}
-
-/// Paging parameters shared by list endpoints.
-#[derive(Debug, Deserialize, Validate, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Paging {
-    /// Page size, 1–200 (default 50).
-    #[validate(range(min = 1, max = 200))]
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-impl Paging {
-    pub fn limit(&self) -> i64 {
-        self.limit.unwrap_or(50)
     }
 }
