@@ -194,3 +194,26 @@ async fn swagger_ui_is_served_from_the_binary() {
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("/api-docs/openapi.json"));
 }
+
+#[tokio::test]
+async fn every_foreign_key_has_an_index() {
+    let app = spawn_app().await;
+    let missing = app
+        .count(
+            "SELECT count(*) AS n FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
+               AND NOT EXISTS (
+                 SELECT 1 FROM pg_index i
+                 WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])",
+        )
+        .await;
+    assert_eq!(
+        missing, 0,
+        "add an index for each foreign key (migrations/README.md)"
+    );
+    assert!(
+        app.count("SELECT count(*) AS n FROM pg_constraint WHERE contype = 'f'")
+            .await
+            >= 10
+    );
+}
