@@ -686,3 +686,72 @@ async fn staff_update_a_record_and_the_audit_trail_names_the_fields() {
     assert_eq!(moved["region_code"], "230103001");
     problem(app.get(&path, Some(&daoli)).await, 404).await;
 }
+
+#[tokio::test]
+async fn every_supervision_read_of_personal_data_is_recorded_and_staff_reads_are_not() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let person = app
+        .register_person(&daoli, &person_body(ADULT_ID, "230102"))
+        .await;
+    let id = person["id"].as_str().unwrap();
+    let need: Value = app
+        .post(
+            "/api/v1/needs",
+            Some(&daoli),
+            &json!({"person_id": id, "category": "medical", "description": "x", "urgency": "normal", "source": "screening"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let need_path = format!("/api/v1/needs/{}", need["id"].as_str().unwrap());
+    let reads = [
+        "/api/v1/persons".to_string(),
+        format!("/api/v1/persons/{id}"),
+        format!("/api/v1/persons/{id}/consents"),
+        format!("/api/v1/persons/{id}/government-aid"),
+        "/api/v1/needs".to_string(),
+        need_path.clone(),
+    ];
+    let before = app.count("SELECT count(*) AS n FROM audit_events").await;
+    for path in &reads {
+        assert_eq!(app.get(path, Some(&daoli)).await.status(), 200, "{path}");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events").await,
+        before,
+        "staff reads of their own region"
+    );
+    let auditor = app.token("auditor").await;
+    let claims = app.keys.verify(&auditor).unwrap();
+    for path in &reads {
+        assert_eq!(app.get(path, Some(&auditor)).await.status(), 200, "{path}");
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM audit_events WHERE actor_id = '{}'",
+            claims.sub
+        ))
+        .await,
+        reads.len() as i64,
+        "one record per supervision read"
+    );
+    for action in [
+        "person.list",
+        "person.read",
+        "consent.read",
+        "government_aid.read",
+        "need.list",
+        "need.read",
+    ] {
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) AS n FROM audit_events WHERE action = '{action}'"
+            ))
+            .await,
+            1,
+            "{action}"
+        );
+    }
+}

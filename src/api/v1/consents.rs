@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use super::scope::{load_person, require_staff};
+use super::scope::{load_person, record_supervision_read, require_staff};
 use crate::api::extract::{JsonBody, RequestMeta};
 use crate::api::AppState;
 use crate::auth::Caller;
@@ -413,6 +413,7 @@ async fn create_consent(
 #[get("/persons/{id}/consents")]
 async fn list_consents(
     caller: Caller,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<web::Json<Vec<Consent>>, ApiError> {
@@ -423,6 +424,17 @@ async fn list_consents(
         require_staff(&caller, &person)?;
     }
     let rows = consents::of_person(&mut conn, person.id).await?;
+    drop(conn);
+    record_supervision_read(
+        &state.pool,
+        &caller,
+        &meta,
+        "consent.read",
+        "person",
+        Some(person.id),
+        json!({}),
+    )
+    .await?;
     Ok(web::Json(
         rows.iter()
             .map(|r| consent_view(r, &state.data_keys))

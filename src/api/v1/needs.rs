@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::scope::{list_scope, load_person, require_staff};
+use super::scope::{list_scope, load_person, record_supervision_read, require_staff};
 use super::Page;
 use crate::api::extract::{JsonBody, QueryParams, RequestMeta};
 use crate::api::AppState;
@@ -159,6 +159,7 @@ pub struct NeedQuery {
 #[get("/needs")]
 async fn list_needs(
     caller: Caller,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     QueryParams(q): QueryParams<NeedQuery>,
 ) -> Result<web::Json<Page<Need>>, ApiError> {
@@ -176,6 +177,18 @@ async fn list_needs(
             after: q.cursor,
             limit: limit + 1,
         },
+    )
+    .await?;
+    drop(conn);
+    let details = json!({"region": q.region, "category": q.category, "status": q.status, "person_id": q.person_id});
+    record_supervision_read(
+        &state.pool,
+        &caller,
+        &meta,
+        "need.list",
+        "need",
+        None,
+        details,
     )
     .await?;
     Ok(web::Json(Page::from_rows(
@@ -220,13 +233,24 @@ async fn load_need(
 #[get("/needs/{id}")]
 async fn get_need(
     caller: Caller,
+    meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<web::Json<Need>, ApiError> {
     let mut conn = state.pool.get().await?;
-    Ok(web::Json(
-        load_need(&mut conn, &caller, id.into_inner()).await?.into(),
-    ))
+    let need = load_need(&mut conn, &caller, id.into_inner()).await?;
+    drop(conn);
+    record_supervision_read(
+        &state.pool,
+        &caller,
+        &meta,
+        "need.read",
+        "need",
+        Some(need.id),
+        json!({}),
+    )
+    .await?;
+    Ok(web::Json(need.into()))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]

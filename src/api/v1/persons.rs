@@ -11,7 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::scope::{access_to, list_scope, load_person, require_staff, Access};
+use super::scope::{
+    access_to, list_scope, load_person, record_supervision_read, require_staff, Access,
+};
 use super::Page;
 use crate::api::extract::{JsonBody, QueryParams, RequestMeta};
 use crate::api::AppState;
@@ -513,21 +515,20 @@ async fn list_persons(
         limit: limit + 1,
     };
     let today = Utc::now().date_naive();
-    let rows = if caller.has(Role::Auditor) && !caller.has(Role::CivilAffairs) {
-        // Supervision reads of personal data are themselves recorded.
-        let details = json!({"region": filter.region_prefix, "tier": filter.tier, "circumstance": filter.circumstance});
-        with_transaction!(&state.pool, async move |conn| {
-            let rows = persons::list(conn, &filter).await?;
-            let mut ev = NewAuditEvent::by(&caller, &meta, "person.list", "person", Uuid::nil())
-                .details(details);
-            ev.entity_id = None;
-            audit::append(conn, ev).await?;
-            Ok(rows)
-        })?
-    } else {
-        let mut conn = state.pool.get().await?;
-        persons::list(&mut conn, &filter).await?
-    };
+    let details = json!({"region": filter.region_prefix, "tier": filter.tier, "circumstance": filter.circumstance});
+    let mut conn = state.pool.get().await?;
+    let rows = persons::list(&mut conn, &filter).await?;
+    drop(conn);
+    record_supervision_read(
+        &state.pool,
+        &caller,
+        &meta,
+        "person.list",
+        "person",
+        None,
+        details,
+    )
+    .await?;
     Ok(web::Json(Page::from_rows(
         rows,
         limit,

@@ -118,3 +118,32 @@ pub fn list_scope(caller: &Caller, requested: Option<&str>) -> Result<String, Ap
         "this needs one of the roles: civil_affairs, auditor",
     ))
 }
+
+/// Supervision reads personal data read-only, and each such read is itself recorded
+/// (DESIGN §1). Records `action` when the caller reads as an auditor rather than as staff.
+pub async fn record_supervision_read(
+    pool: &crate::db::Pool,
+    caller: &Caller,
+    meta: &crate::api::extract::RequestMeta,
+    action: &str,
+    entity_type: &'static str,
+    entity_id: Option<Uuid>,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    if !caller.has(Role::Auditor) || caller.has(Role::CivilAffairs) {
+        return Ok(());
+    }
+    let mut ev = crate::db::audit::NewAuditEvent::by(
+        caller,
+        meta,
+        action,
+        entity_type,
+        entity_id.unwrap_or_default(),
+    )
+    .details(details);
+    ev.entity_id = entity_id;
+    crate::with_transaction!(pool, async move |conn| {
+        crate::db::audit::append(conn, ev).await?;
+        Ok(())
+    })
+}
