@@ -160,22 +160,25 @@ mod tests {
 
     fn keys() -> DataKeys {
         let (k, h) = DataKeys::generate_config();
-        DataKeys::from_config(&k, &h).unwrap()
+        DataKeys::from_config(&k, &h).expect("valid test value")
     }
 
     #[test]
     fn round_trips_and_hides_the_plaintext() {
         let k = keys();
-        let c = k.encrypt(Field::IdNumber, "230102199003070015").unwrap();
+        let c = k
+            .encrypt(Field::IdNumber, "230102199003070015")
+            .expect("valid test value");
         assert!(c.starts_with("v1:k1:"));
         assert!(!c.contains("230102199003070015"));
         assert_eq!(
-            k.decrypt(Field::IdNumber, &c).unwrap(),
+            k.decrypt(Field::IdNumber, &c).expect("valid test value"),
             "230102199003070015"
         );
         assert_ne!(
             c,
-            k.encrypt(Field::IdNumber, "230102199003070015").unwrap(),
+            k.encrypt(Field::IdNumber, "230102199003070015")
+                .expect("valid test value"),
             "fresh nonce"
         );
     }
@@ -183,22 +186,29 @@ mod tests {
     #[test]
     fn a_value_cannot_move_to_another_column() {
         let k = keys();
-        let c = k.encrypt(Field::Phone, "13812345678").unwrap();
+        let c = k
+            .encrypt(Field::Phone, "13812345678")
+            .expect("valid test value");
         assert!(k.decrypt(Field::IdNumber, &c).is_err());
     }
 
     #[test]
     fn old_keys_still_decrypt_after_rotation() {
         let (old, h) = DataKeys::generate_config();
-        let before = DataKeys::from_config(&old, &h).unwrap();
-        let c = before.encrypt(Field::Phone, "13812345678").unwrap();
+        let before = DataKeys::from_config(&old, &h).expect("valid test value");
+        let c = before
+            .encrypt(Field::Phone, "13812345678")
+            .expect("valid test value");
         let (new, _) = DataKeys::generate_config();
-        let rotated =
-            DataKeys::from_config(&format!("{},{}", new.replace("k1:", "k2:"), old), &h).unwrap();
-        assert_eq!(rotated.decrypt(Field::Phone, &c).unwrap(), "13812345678");
+        let rotated = DataKeys::from_config(&format!("{},{}", new.replace("k1:", "k2:"), old), &h)
+            .expect("valid test value");
+        assert_eq!(
+            rotated.decrypt(Field::Phone, &c).expect("valid test value"),
+            "13812345678"
+        );
         assert!(rotated
             .encrypt(Field::Phone, "1")
-            .unwrap()
+            .expect("valid test value")
             .starts_with("v1:k2:"));
         assert_eq!(before.blind_index("x"), rotated.blind_index("x"));
     }

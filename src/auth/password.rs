@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn hashes_are_argon2id_and_verify() {
-        let h = hash("correct horse").unwrap();
+        let h = hash("correct horse").expect("valid test value");
         assert!(h.starts_with("$argon2id$"));
         assert!(verify("correct horse", Some(&h)));
         assert!(!verify("wrong horse", Some(&h)));

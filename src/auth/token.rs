@@ -103,8 +103,8 @@ mod tests {
                 vec!["admin".into()],
                 "23".into(),
             )
-            .unwrap();
-        let c = k.verify(&t).unwrap();
+            .expect("valid test value");
+        let c = k.verify(&t).expect("valid test value");
         assert_eq!(c.roles, vec!["admin".to_string()]);
         assert_eq!(c.exp - c.iat, 900);
     }
@@ -123,11 +123,14 @@ mod tests {
             exp: now - 100,
             jti: Uuid::new_v4(),
         };
-        assert_eq!(k.verify(&k.sign(&c).unwrap()), Err(TokenError::Expired));
+        assert_eq!(
+            k.verify(&k.sign(&c).expect("valid test value")),
+            Err(TokenError::Expired)
+        );
         let other = TokenKeys::new(b"another-secret-another-secret-xx", 900);
         let t = other
             .issue(Uuid::new_v4(), "user", Uuid::new_v4(), vec![], "23".into())
-            .unwrap();
+            .expect("valid test value");
         assert_eq!(k.verify(&t), Err(TokenError::Invalid));
     }
 }

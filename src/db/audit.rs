@@ -356,7 +356,7 @@ mod tests {
             id: Uuid::now_v7(),
             occurred_at: Utc::now()
                 .duration_trunc(TimeDelta::microseconds(1))
-                .unwrap(),
+                .expect("valid test value"),
             actor_kind: "system".into(),
             actor_id: None,
             actor_organization_id: None,
@@ -392,17 +392,19 @@ mod tests {
         let mut altered = b.clone();
         altered.action = "changed".into();
         let mut prev = GENESIS_HASH.to_owned();
-        let found = check_rows(&mut prev, &[a.clone(), altered, c.clone()], &mut 0).unwrap();
+        let found = check_rows(&mut prev, &[a.clone(), altered, c.clone()], &mut 0)
+            .expect("valid test value");
         assert_eq!((found.seq, found.problem), (2, "hash_mismatch"));
         let mut prev = GENESIS_HASH.to_owned();
-        let found = check_rows(&mut prev, &[a, c], &mut 0).unwrap();
+        let found = check_rows(&mut prev, &[a, c], &mut 0).expect("valid test value");
         assert_eq!((found.seq, found.problem), (3, "prev_hash_mismatch"));
     }
 
     #[test]
     fn key_order_does_not_change_the_content() {
         let v1 = json!({"a": 1, "b": {"c": 2, "d": 3}});
-        let v2: Value = serde_json::from_str(r#"{"b":{"d":3,"c":2},"a":1}"#).unwrap();
+        let v2: Value =
+            serde_json::from_str(r#"{"b":{"d":3,"c":2},"a":1}"#).expect("valid test value");
         assert_eq!(
             canonical_value(&v1).to_string(),
             canonical_value(&v2).to_string()

@@ -187,7 +187,9 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap()
+        Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
+            .single()
+            .expect("valid test value")
     }
 
     fn charity(id: Uuid, region: &str) -> Requester {
@@ -353,17 +355,17 @@ mod tests {
 
     #[test]
     fn minors_need_a_guardian() {
-        let on = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let on = NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid test value");
         assert!(needs_guardian(
-            NaiveDate::from_ymd_opt(2012, 11, 29).unwrap(),
+            NaiveDate::from_ymd_opt(2012, 11, 29).expect("valid test value"),
             on
         ));
         assert!(!needs_guardian(
-            NaiveDate::from_ymd_opt(2012, 11, 28).unwrap(),
+            NaiveDate::from_ymd_opt(2012, 11, 28).expect("valid test value"),
             on
         ));
         assert!(!needs_guardian(
-            NaiveDate::from_ymd_opt(1990, 3, 7).unwrap(),
+            NaiveDate::from_ymd_opt(1990, 3, 7).expect("valid test value"),
             on
         ));
     }

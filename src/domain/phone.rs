@@ -70,7 +70,7 @@ mod tests {
             "8613812345678",
         ] {
             assert_eq!(
-                MobilePhone::parse(raw).unwrap().expose(),
+                MobilePhone::parse(raw).expect("valid test value").expose(),
                 "13812345678",
                 "{raw}"
             );
@@ -94,7 +94,9 @@ mod tests {
     #[test]
     fn masks_the_middle() {
         assert_eq!(
-            MobilePhone::parse("13812345678").unwrap().masked(),
+            MobilePhone::parse("13812345678")
+                .expect("valid test value")
+                .masked(),
             "138****5678"
         );
     }

@@ -91,15 +91,30 @@ mod tests {
     #[test]
     fn accepts_every_level() {
         for c in ["23", "2301", "230102", "230102001", "230102001201"] {
-            assert_eq!(RegionCode::parse(c).unwrap().as_str(), c);
+            assert_eq!(RegionCode::parse(c).expect("valid test value").as_str(), c);
         }
     }
 
     #[test]
     fn six_digit_province_and_city_codes_become_prefixes() {
-        assert_eq!(RegionCode::parse("230000").unwrap().as_str(), "23");
-        assert_eq!(RegionCode::parse("230100").unwrap().as_str(), "2301");
-        assert_eq!(RegionCode::parse("230102").unwrap().as_str(), "230102");
+        assert_eq!(
+            RegionCode::parse("230000")
+                .expect("valid test value")
+                .as_str(),
+            "23"
+        );
+        assert_eq!(
+            RegionCode::parse("230100")
+                .expect("valid test value")
+                .as_str(),
+            "2301"
+        );
+        assert_eq!(
+            RegionCode::parse("230102")
+                .expect("valid test value")
+                .as_str(),
+            "230102"
+        );
     }
 
     #[test]
@@ -119,7 +134,7 @@ mod tests {
 
     #[test]
     fn scope_covers_by_prefix() {
-        let harbin = RegionCode::parse("2301").unwrap();
+        let harbin = RegionCode::parse("2301").expect("valid test value");
         assert!(harbin.covers("230102"));
         assert!(harbin.covers("2301"));
         assert!(!harbin.covers("230202"));

@@ -169,24 +169,27 @@ mod tests {
     use super::*;
 
     fn today() -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 11, 28).unwrap()
+        NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid test value")
     }
 
     #[test]
     fn accepts_the_reference_vectors() {
-        let a = ResidentId::parse("230102199003070015", today()).unwrap();
-        assert_eq!(a.birth_date, NaiveDate::from_ymd_opt(1990, 3, 7).unwrap());
+        let a = ResidentId::parse("230102199003070015", today()).expect("valid test value");
+        assert_eq!(
+            a.birth_date,
+            NaiveDate::from_ymd_opt(1990, 3, 7).expect("valid test value")
+        );
         assert_eq!(a.sex, Sex::Male);
-        let leap = ResidentId::parse("230202200002290025", today()).unwrap();
+        let leap = ResidentId::parse("230202200002290025", today()).expect("valid test value");
         assert_eq!(
             leap.birth_date,
-            NaiveDate::from_ymd_opt(2000, 2, 29).unwrap()
+            NaiveDate::from_ymd_opt(2000, 2, 29).expect("valid test value")
         );
         assert_eq!(leap.sex, Sex::Female);
         assert!(ResidentId::parse("11010519491231002X", today()).is_ok());
         assert_eq!(
             ResidentId::parse("11010519491231002x", today())
-                .unwrap()
+                .expect("valid test value")
                 .expose(),
             "11010519491231002X"
         );
@@ -242,12 +245,15 @@ mod tests {
 
     #[test]
     fn masks_and_ages() {
-        let a = ResidentId::parse("230102199003070015", today()).unwrap();
+        let a = ResidentId::parse("230102199003070015", today()).expect("valid test value");
         assert_eq!(a.masked(), "230102********0015");
         assert_eq!(a.age_on(today()), 36);
         assert_eq!(format!("{a:?}"), "ResidentId(230102********0015)");
-        let birth = NaiveDate::from_ymd_opt(2012, 11, 28).unwrap();
+        let birth = NaiveDate::from_ymd_opt(2012, 11, 28).expect("valid test value");
         assert_eq!(age(birth, today()), 14);
-        assert_eq!(age(birth, today().pred_opt().unwrap()), 13);
+        assert_eq!(
+            age(birth, today().pred_opt().expect("valid test value")),
+            13
+        );
     }
 }

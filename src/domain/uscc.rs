@@ -122,7 +122,9 @@ mod tests {
         assert!(Uscc::parse("53230000MJ000123XE").is_ok());
         assert!(Uscc::parse("91350100M000100Y43").is_ok());
         assert_eq!(
-            Uscc::parse("53230000mj000123xe").unwrap().as_str(),
+            Uscc::parse("53230000mj000123xe")
+                .expect("valid test value")
+                .as_str(),
             "53230000MJ000123XE"
         );
     }
@@ -154,7 +156,7 @@ mod tests {
             Uscc::complete("53230000MJ000123").as_deref(),
             Some("53230000MJ000123XE")
         );
-        let made = Uscc::complete("51230100MJ000777").unwrap();
+        let made = Uscc::complete("51230100MJ000777").expect("valid test value");
         assert!(Uscc::parse(&made).is_ok());
     }
 }
