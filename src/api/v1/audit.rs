@@ -84,6 +84,7 @@ pub struct AuditQuery {
     pub to: Option<DateTime<Utc>>,
     /// Page size, 1–200 (default 50).
     #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<i64>,

@@ -72,6 +72,7 @@ pub struct Guardian {
 pub struct CreateConsent {
     pub recipient: ConsentRecipient,
     /// At least one; the recipient is bound to these (a new purpose needs a new consent).
+    #[schema(min_items = 1)]
     pub purposes: Vec<Purpose>,
     /// What the recipient may see; may be empty only for a region-wide consent.
     #[serde(default)]
@@ -82,7 +83,10 @@ pub struct CreateConsent {
     #[schema(example = "hlj-referral-notice-2024.1")]
     pub notice_version: String,
     /// SHA-256 of that notice text, lower-case hex.
-    #[schema(example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    #[schema(
+        example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        pattern = "^[0-9a-f]{64}$"
+    )]
     pub notice_sha256: String,
     /// Where the evidence is kept (scan id, e-signature id, witness record).
     #[validate(length(min = 1, max = 500))]

@@ -142,6 +142,7 @@ pub struct NeedQuery {
     pub status: Option<NeedStatus>,
     pub person_id: Option<Uuid>,
     #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<Uuid>,
 }

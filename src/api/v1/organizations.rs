@@ -77,13 +77,19 @@ impl From<OrganizationRow> for Organization {
 pub struct CreateOrganization {
     pub kind: OrganizationKind,
     #[validate(length(min = 1, max = 200))]
-    #[schema(example = "哈尔滨市慈善总会")]
+    #[schema(example = "哈尔滨市慈善总会", min_length = 1, max_length = 200)]
     pub name: String,
     /// Required for every kind but `other`; GB 32100 check characters verified.
-    #[schema(example = "53230000MJ000123XE")]
+    #[schema(
+        example = "53230000MJ000123XE",
+        pattern = r"^[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{18}$"
+    )]
     pub uscc: Option<String>,
     /// Heilongjiang region code, 2/4/6/9/12 digits.
-    #[schema(example = "230100")]
+    #[schema(
+        example = "230100",
+        pattern = r"^23([0-9]{2}|[0-9]{4}|[0-9]{7}|[0-9]{10})?$"
+    )]
     pub region_code: String,
     #[serde(default)]
     pub public_fundraising: bool,
@@ -203,6 +209,7 @@ pub struct OrganizationQuery {
     pub region: Option<String>,
     pub status: Option<OrganizationStatus>,
     #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<Uuid>,
 }
@@ -371,14 +378,16 @@ impl From<UserRow> for User {
 pub struct CreateUser {
     /// Lower-case letters, digits, `_ . -`; 3–64 characters.
     #[validate(length(min = 3, max = 64), custom(function = "username_format"))]
-    #[schema(example = "harbin.li")]
+    #[schema(example = "harbin.li", pattern = r"^[a-z0-9][a-z0-9_.-]{2,63}$")]
     pub username: String,
     #[validate(length(min = 1, max = 100))]
     pub display_name: String,
     /// At least 12 characters.
     #[validate(length(min = 12, max = 256))]
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
     #[validate(length(min = 1, max = 5))]
+    #[schema(min_items = 1, max_items = 5)]
     pub roles: Vec<Role>,
     /// Defaults to the organisation's region; must lie within it.
     pub region_code: Option<String>,

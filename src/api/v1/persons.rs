@@ -258,16 +258,19 @@ pub fn consented_view(
 #[serde(deny_unknown_fields)]
 pub struct CreatePerson {
     #[validate(length(min = 1, max = 100))]
-    #[schema(example = "张三")]
+    #[schema(example = "张三", min_length = 1, max_length = 100)]
     pub name: String,
     /// 18-character resident ID number; sent in the body only, stored encrypted.
-    #[schema(example = "230102199003070015")]
+    #[schema(example = "230102199003070015", pattern = r"^[0-9]{17}[0-9Xx]$")]
     pub id_number: String,
     /// Mainland mobile number (spaces, dashes, +86 accepted).
     #[schema(example = "13812345678")]
     pub phone: Option<String>,
     /// Where the person lives, down to village (12 digits).
-    #[schema(example = "230102001001")]
+    #[schema(
+        example = "230102001001",
+        pattern = r"^23([0-9]{2}|[0-9]{4}|[0-9]{7}|[0-9]{10})?$"
+    )]
     pub region_code: String,
     #[validate(nested)]
     pub household: Option<Household>,
@@ -483,6 +486,7 @@ pub struct PersonQuery {
     /// Only people with government aid records and at least one open need (政府救助后仍有困难).
     pub after_government_aid: Option<bool>,
     #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<Uuid>,
 }
@@ -544,6 +548,7 @@ pub struct RevealQuery {
     pub reveal: Option<bool>,
     /// Why the full values are needed; required with `reveal=true`, recorded in the audit trail.
     #[validate(length(min = 3, max = 500))]
+    #[param(min_length = 3, max_length = 500)]
     pub purpose: Option<String>,
 }
 
@@ -865,7 +870,7 @@ async fn update_person(
 #[serde(deny_unknown_fields)]
 pub struct PersonLookup {
     /// The resident ID number to find; in the body so it stays out of URLs and access logs.
-    #[schema(example = "230102199003070015")]
+    #[schema(example = "230102199003070015", pattern = r"^[0-9]{17}[0-9Xx]$")]
     pub id_number: String,
 }
 
