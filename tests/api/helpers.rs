@@ -215,12 +215,64 @@ pub fn test_config(db_url: &str) -> Config {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// Every log line the process writes at debug level or above (server, database driver, client),
+/// kept so tests can check that no personal identifier is ever logged.
+static LOG_LINES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct CaptureLogger;
+
+impl log::Log for CaptureLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Debug
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+            if let Ok(mut lines) = LOG_LINES.lock() {
+                lines.push(line);
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        if log::set_logger(&CaptureLogger).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    });
+}
+
+/// The log lines captured so far that contain `needle`.
+pub fn logged_lines_containing(needle: &str) -> Vec<String> {
+    LOG_LINES
+        .lock()
+        .map(|lines| {
+            lines
+                .iter()
+                .filter(|l| l.contains(needle))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// How many lines were captured (to show the capture works).
+pub fn logged_line_count() -> usize {
+    LOG_LINES.lock().map(|l| l.len()).unwrap_or(0)
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
 /// A fresh database cloned from the template, and the API served on a random port.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    capture_logs();
     let server = server();
     let db_name = format!(
         "abtest_{}_{}",

@@ -583,6 +583,23 @@ async fn no_plaintext_id_number_or_phone_is_stored_anywhere() {
         guardian_id,
         "13812345678",
     ];
+    // Nor in the logs (checked before the scan below, whose own SQL names the values): request
+    // lines, errors, and the database driver's debug output of every statement and parameter.
+    assert!(
+        crate::helpers::logged_line_count() > 0,
+        "the log capture works"
+    );
+    assert!(
+        !crate::helpers::logged_lines_containing("/api/v1/persons/lookup").is_empty(),
+        "request lines are captured"
+    );
+    for s in secrets {
+        let found = crate::helpers::logged_lines_containing(s);
+        assert!(
+            found.is_empty(),
+            "a log line holds a plaintext identifier: {found:?}"
+        );
+    }
     for c in &columns {
         for s in secrets {
             let n = app
