@@ -199,6 +199,8 @@ struct Principal {
     roles: Vec<String>,
     region: String,
     enabled: bool,
+    /// Suspended organisations' members and clients cannot sign in.
+    organization_active: bool,
 }
 
 /// How a grant reports failure (RFC 6749 §5.2).
@@ -228,14 +230,8 @@ async fn sign_in(
         principal.as_ref().map(|p| p.secret_hash.clone()),
     )
     .await?;
-    let active_org = match &principal {
-        Some(p) => organizations::find(&mut conn, p.organization_id)
-            .await?
-            .is_some_and(|o| o.status == "active"),
-        None => false,
-    };
     let principal = match principal {
-        Some(p) if verified && p.enabled && active_org => p,
+        Some(p) if verified && p.enabled && p.organization_active => p,
         _ => {
             let c = &state.config;
             throttle::record_failure(
@@ -281,17 +277,20 @@ async fn password_grant(
     };
     let username = username.trim().to_ascii_lowercase();
     let lookup = async |conn: &mut crate::db::Conn| {
-        Ok(users::find_user_by_name(conn, &username)
-            .await?
-            .map(|u| Principal {
-                id: u.id,
-                typ: "user",
-                organization_id: u.organization_id,
-                secret_hash: u.password_hash,
-                roles: u.roles,
-                region: u.region_code,
-                enabled: u.enabled,
-            }))
+        let Some(u) = users::find_user_by_name(conn, &username).await? else {
+            return Ok(None);
+        };
+        let org = organizations::find(conn, u.organization_id).await?;
+        Ok(Some(Principal {
+            id: u.id,
+            typ: "user",
+            organization_id: u.organization_id,
+            secret_hash: u.password_hash,
+            roles: u.roles,
+            region: u.region_code,
+            enabled: u.enabled,
+            organization_active: org.is_some_and(|o| o.status == "active"),
+        }))
     };
     let failure = GrantFailure {
         status: StatusCode::BAD_REQUEST,
@@ -327,18 +326,19 @@ async fn client_grant(
             return Ok(None);
         };
         // A client acts for its organisation, with that organisation's region.
-        let region = organizations::find(conn, c.organization_id)
-            .await?
-            .map(|o| o.region_code)
-            .unwrap_or_default();
+        let org = organizations::find(conn, c.organization_id).await?;
         Ok(Some(Principal {
             id: c.id,
             typ: "client",
             organization_id: c.organization_id,
             secret_hash: c.secret_hash,
             roles: c.roles,
-            region,
+            region: org
+                .as_ref()
+                .map(|o| o.region_code.clone())
+                .unwrap_or_default(),
             enabled: c.enabled,
+            organization_active: org.is_some_and(|o| o.status == "active"),
         }))
     };
     let failure = GrantFailure {
