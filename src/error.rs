@@ -105,6 +105,15 @@ impl ApiError {
         }
     }
 
+    /// `Ok` when no field failed, else one 422 naming every failure.
+    pub fn check(errors: Vec<FieldError>) -> Result<(), ApiError> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Self::validation(errors))
+        }
+    }
+
     /// A single invalid field.
     pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
         Self::validation(vec![FieldError::new(field, code, message)])
@@ -265,10 +274,15 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
 
 impl From<validator::ValidationErrors> for ApiError {
     fn from(e: validator::ValidationErrors) -> Self {
-        let mut out = Vec::new();
-        flatten_validation("", &e, &mut out);
-        Self::validation(out)
+        Self::validation(field_errors(&e))
     }
+}
+
+/// The failures of validator's declarative rules as field errors (nested paths flattened).
+pub fn field_errors(e: &validator::ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    flatten_validation("", e, &mut out);
+    out
 }
 
 fn flatten_validation(

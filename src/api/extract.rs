@@ -17,8 +17,32 @@ use crate::error::{ApiError, FieldError};
 #[derive(Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// A JSON request body, deserialised with the failing field's path reported, then validated.
-pub struct JsonBody<T>(pub T);
+/// A JSON request body, read (content type and size checked) but not yet interpreted.
+///
+/// Handlers authorise first and then call [`JsonBody::parse`] or [`JsonBody::valid`], so a caller
+/// without the role gets 403 and learns nothing about the rules, and the declarative rule
+/// failures can be answered together with the handler's own field checks in one 422.
+pub struct JsonBody(BytesMut);
+
+impl JsonBody {
+    /// Deserialises (a wrong type names the field: 422; bad JSON: 400) and checks the declarative
+    /// rules, returning their failures for the handler to add to and finish with `ApiError::check`.
+    pub fn parse<T: DeserializeOwned + Validate>(&self) -> Result<(T, Vec<FieldError>), ApiError> {
+        let value: T = parse_json(&self.0)?;
+        let errors = match value.validate() {
+            Ok(()) => Vec::new(),
+            Err(e) => crate::error::field_errors(&e),
+        };
+        Ok((value, errors))
+    }
+
+    /// For bodies whose declarative rules are all there is to check.
+    pub fn valid<T: DeserializeOwned + Validate>(&self) -> Result<T, ApiError> {
+        let (value, errors) = self.parse()?;
+        ApiError::check(errors)?;
+        Ok(value)
+    }
+}
 
 fn is_json(req: &HttpRequest) -> bool {
     match req.mime_type() {
@@ -100,7 +124,7 @@ fn strip_position(e: &serde_json::Error) -> String {
     }
 }
 
-impl<T: DeserializeOwned + Validate + 'static> FromRequest for JsonBody<T> {
+impl FromRequest for JsonBody {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
@@ -116,10 +140,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for JsonBody<T> {
                 ));
             }
             let limit = req.app_data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
-            let body = read_body(&req, &mut payload, limit).await?;
-            let value: T = parse_json(&body)?;
-            value.validate()?;
-            Ok(JsonBody(value))
+            Ok(JsonBody(read_body(&req, &mut payload, limit).await?))
         })
     }
 }

@@ -194,3 +194,42 @@ async fn every_response_carries_a_request_id() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], 404);
 }
+
+#[tokio::test]
+async fn the_role_is_checked_before_the_body_and_all_field_failures_come_at_once() {
+    let app = spawn_app().await;
+    let invalid_org = json!({"kind": "charity", "name": "", "uscc": "bad", "region_code": "99"});
+    let harbin = app.token("harbin.ca").await;
+    // A caller without the role learns nothing about the rules.
+    let p = problem(
+        app.post("/api/v1/organizations", Some(&harbin), &invalid_org)
+            .await,
+        403,
+    )
+    .await;
+    assert!(fields(&p).is_empty());
+    let grid = app.token("grid.worker").await;
+    let invalid_person = json!({"name": "x".repeat(101), "id_number": "230102199003070016", "region_code": "2301", "household": {"size": 0}});
+    problem(
+        app.post("/api/v1/persons", Some(&grid), &invalid_person)
+            .await,
+        403,
+    )
+    .await;
+    // An entitled caller gets the declarative and the domain failures in one answer.
+    let admin = app.token("admin").await;
+    let p = problem(
+        app.post("/api/v1/organizations", Some(&admin), &invalid_org)
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["name", "region_code", "uscc"]);
+    let p = problem(
+        app.post("/api/v1/persons", Some(&harbin), &invalid_person)
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["household.size", "id_number", "name"]);
+}

@@ -72,6 +72,7 @@ pub struct Guardian {
 pub struct CreateConsent {
     pub recipient: ConsentRecipient,
     /// At least one; the recipient is bound to these (a new purpose needs a new consent).
+    #[validate(length(min = 1, message = "name at least one purpose"))]
     #[schema(min_items = 1)]
     pub purposes: Vec<Purpose>,
     /// What the recipient may see; may be empty only for a region-wide consent.
@@ -201,13 +202,6 @@ fn check_consent(
             "give exactly one of organization_id or region_code (a separate consent per recipient)",
         )),
     }
-    if body.purposes.is_empty() {
-        errors.push(FieldError::new(
-            "purposes",
-            "required",
-            "name at least one purpose",
-        ));
-    }
     if !is_sha256_hex(&body.notice_sha256) {
         errors.push(FieldError::new(
             "notice_sha256",
@@ -292,15 +286,13 @@ async fn create_consent(
     meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    JsonBody(body): JsonBody<CreateConsent>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
+    let (body, mut errors) = body.parse::<CreateConsent>()?;
     let now = Utc::now();
-    let mut errors = Vec::new();
     let guardian_id = check_consent(&body, now, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    ApiError::check(errors)?;
     let keys = state.data_keys.clone();
     let person_id = id.into_inner();
     let row = with_transaction!(&state.pool, async move |conn| {
@@ -488,9 +480,10 @@ async fn withdraw_consent(
     meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    JsonBody(body): JsonBody<WithdrawConsent>,
+    body: JsonBody,
 ) -> Result<web::Json<Withdrawal>, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
+    let body: WithdrawConsent = body.valid()?;
     let consent_id = id.into_inner();
     let (row, still_covered) = with_transaction!(&state.pool, async move |conn| {
         let current = consents::find_for_update(conn, consent_id)

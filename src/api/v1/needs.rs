@@ -98,9 +98,10 @@ async fn create_need(
     caller: Caller,
     meta: RequestMeta,
     state: web::Data<AppState>,
-    JsonBody(body): JsonBody<CreateNeed>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
+    let body: CreateNeed = body.valid()?;
     let row = with_transaction!(&state.pool, async move |conn| {
         let person = load_person(conn, body.person_id).await?;
         require_staff(&caller, &person)?;
@@ -282,9 +283,10 @@ async fn update_need(
     meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    JsonBody(body): JsonBody<UpdateNeed>,
+    body: JsonBody,
 ) -> Result<web::Json<Need>, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
+    let body: UpdateNeed = body.valid()?;
     let need_id = id.into_inner();
     let row = with_transaction!(&state.pool, async move |conn| {
         let need = load_need(conn, &caller, need_id).await?;

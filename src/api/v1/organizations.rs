@@ -97,8 +97,10 @@ pub struct CreateOrganization {
 }
 
 /// Checks the rules that span fields and the domain validators; returns every failure at once.
-fn check_new_organization(body: &CreateOrganization) -> Result<(Option<String>, String), ApiError> {
-    let mut errors = Vec::new();
+fn check_new_organization(
+    body: &CreateOrganization,
+    errors: &mut Vec<FieldError>,
+) -> (Option<String>, String) {
     let uscc = match (&body.uscc, body.kind.requires_uscc()) {
         (Some(raw), _) => match Uscc::parse(raw) {
             Ok(u) => Some(u.into_string()),
@@ -138,11 +140,7 @@ fn check_new_organization(body: &CreateOrganization) -> Result<(Option<String>, 
             "only charities, charity federations and the Red Cross hold public-fundraising qualification",
         ));
     }
-    if errors.is_empty() {
-        Ok((uscc, region))
-    } else {
-        Err(ApiError::validation(errors))
-    }
+    (uscc, region)
 }
 
 /// Register an organisation (登记组织). Admin only.
@@ -161,10 +159,12 @@ async fn create_organization(
     caller: Caller,
     meta: RequestMeta,
     state: web::Data<AppState>,
-    JsonBody(body): JsonBody<CreateOrganization>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let (uscc, region) = check_new_organization(&body)?;
+    let (body, mut errors) = body.parse::<CreateOrganization>()?;
+    let (uscc, region) = check_new_organization(&body, &mut errors);
+    ApiError::check(errors)?;
     let row = crate::with_transaction!(&state.pool, async move |conn| {
         let row = orgs::insert(
             conn,
@@ -310,19 +310,21 @@ async fn update_organization(
     meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    JsonBody(body): JsonBody<UpdateOrganization>,
+    body: JsonBody,
 ) -> Result<web::Json<Organization>, ApiError> {
     caller.require_any(&[Role::Admin])?;
+    let (body, mut errors) = body.parse::<UpdateOrganization>()?;
     let id = id.into_inner();
     let current = load_organization(&state, id).await?;
     let kind: OrganizationKind = current.kind.parse().unwrap_or(OrganizationKind::Other);
     if body.public_fundraising == Some(true) && !kind.can_hold_public_fundraising() {
-        return Err(ApiError::field(
+        errors.push(FieldError::new(
             "public_fundraising",
             "not_applicable",
             "only charities, charity federations and the Red Cross hold public-fundraising qualification",
         ));
     }
+    ApiError::check(errors)?;
     let changes = OrganizationChanges {
         name: body.name.as_ref().map(|n| n.trim().to_owned()),
         status: body.status.map(|s| s.as_str().to_owned()),
@@ -446,12 +448,12 @@ async fn create_user(
     meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    JsonBody(body): JsonBody<CreateUser>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
+    let (body, mut errors) = body.parse::<CreateUser>()?;
     let org = load_organization(&state, id.into_inner()).await?;
     let kind: OrganizationKind = org.kind.parse().unwrap_or(OrganizationKind::Other);
-    let mut errors = Vec::new();
     check_roles(kind, &body.roles, &mut errors);
     let region = body
         .region_code
@@ -475,9 +477,7 @@ async fn create_user(
             e.to_string(),
         )),
     }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    ApiError::check(errors)?;
     let secret = body.password.clone();
     let hash = web::block(move || password::hash(&secret))
         .await
@@ -573,22 +573,20 @@ async fn update_user(
     meta: RequestMeta,
     state: web::Data<AppState>,
     path: web::Path<(Uuid, Uuid)>,
-    JsonBody(body): JsonBody<UpdateUser>,
+    body: JsonBody,
 ) -> Result<web::Json<User>, ApiError> {
     caller.require_any(&[Role::Admin])?;
+    let (body, mut errors) = body.parse::<UpdateUser>()?;
     let (org_id, user_id) = path.into_inner();
     let org = load_organization(&state, org_id).await?;
     if let Some(roles) = &body.roles {
-        let mut errors = Vec::new();
         check_roles(
             org.kind.parse().unwrap_or(OrganizationKind::Other),
             roles,
             &mut errors,
         );
-        if !errors.is_empty() {
-            return Err(ApiError::validation(errors));
-        }
     }
+    ApiError::check(errors)?;
     let password_hash = match body.password.clone() {
         Some(p) => Some(
             web::block(move || password::hash(&p))
@@ -691,11 +689,11 @@ async fn create_client(
     meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    JsonBody(body): JsonBody<CreateClient>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
+    let (body, mut errors) = body.parse::<CreateClient>()?;
     let org = load_organization(&state, id.into_inner()).await?;
-    let mut errors = Vec::new();
     check_roles(
         org.kind.parse().unwrap_or(OrganizationKind::Other),
         &body.roles,
@@ -708,9 +706,7 @@ async fn create_client(
             "API clients cannot be administrators",
         ));
     }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    ApiError::check(errors)?;
     let secret = password::random_secret();
     let to_hash = secret.clone();
     let hash = web::block(move || password::hash(&to_hash))
@@ -793,9 +789,10 @@ async fn update_client(
     meta: RequestMeta,
     state: web::Data<AppState>,
     path: web::Path<(Uuid, Uuid)>,
-    JsonBody(body): JsonBody<UpdateClient>,
+    body: JsonBody,
 ) -> Result<web::Json<ApiClient>, ApiError> {
     caller.require_any(&[Role::Admin])?;
+    let body: UpdateClient = body.valid()?;
     let (org_id, id) = path.into_inner();
     let row = crate::with_transaction!(&state.pool, async move |conn| {
         if !users::clients_of(conn, org_id)

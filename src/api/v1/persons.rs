@@ -311,8 +311,12 @@ fn check_period(
     }
 }
 
-fn check_person(body: &CreatePerson, today: NaiveDate) -> Result<CheckedPerson, ApiError> {
-    let mut errors = Vec::new();
+/// Adds the person's field failures to `errors`; the checked values when there are none at all.
+fn check_person(
+    body: &CreatePerson,
+    today: NaiveDate,
+    mut errors: Vec<FieldError>,
+) -> Result<CheckedPerson, ApiError> {
     let id = ResidentId::parse(&body.id_number, today)
         .map_err(|e| errors.push(FieldError::new("id_number", e.code(), e.to_string())))
         .ok();
@@ -367,11 +371,12 @@ async fn create_person(
     caller: Caller,
     meta: RequestMeta,
     state: web::Data<AppState>,
-    JsonBody(body): JsonBody<CreatePerson>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
+    let (body, errors) = body.parse::<CreatePerson>()?;
     let today = Utc::now().date_naive();
-    let checked = check_person(&body, today)?;
+    let checked = check_person(&body, today, errors)?;
     if !caller.covers_region(&checked.region) {
         return Err(ApiError::forbidden(format!(
             "region {} is outside your region {}",
@@ -720,8 +725,8 @@ impl UpdatePerson {
 fn check_update(
     body: &UpdatePerson,
     keys: &crate::privacy::DataKeys,
+    mut errors: Vec<FieldError>,
 ) -> Result<PersonChanges, ApiError> {
-    let mut errors = Vec::new();
     let mut changes = PersonChanges {
         name: body.name.as_ref().map(|n| n.trim().to_owned()),
         updated_at: Some(Utc::now()),
@@ -808,11 +813,8 @@ fn check_update(
         }
     }
     changes.external_id = body.external_id.clone();
-    if errors.is_empty() {
-        Ok(changes)
-    } else {
-        Err(ApiError::validation(errors))
-    }
+    ApiError::check(errors)?;
+    Ok(changes)
 }
 
 /// Update a person's record (更新困难群众信息): contact, residence, household, certified
@@ -836,10 +838,11 @@ async fn update_person(
     meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    JsonBody(body): JsonBody<UpdatePerson>,
+    body: JsonBody,
 ) -> Result<web::Json<Person>, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
-    let changes = check_update(&body, &state.data_keys)?;
+    let (body, errors) = body.parse::<UpdatePerson>()?;
+    let changes = check_update(&body, &state.data_keys, errors)?;
     if let Some(r) = &changes.region_code {
         if !caller.covers_region(r) {
             return Err(ApiError::forbidden(format!(
@@ -890,9 +893,10 @@ async fn lookup_person(
     caller: Caller,
     meta: RequestMeta,
     state: web::Data<AppState>,
-    JsonBody(body): JsonBody<PersonLookup>,
+    body: JsonBody,
 ) -> Result<web::Json<Person>, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
+    let body: PersonLookup = body.valid()?;
     let today = Utc::now().date_naive();
     let id = ResidentId::parse(&body.id_number, today)
         .map_err(|e| ApiError::field("id_number", e.code(), e.to_string()))?;
@@ -984,10 +988,10 @@ async fn create_government_aid(
     meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    JsonBody(body): JsonBody<CreateGovernmentAid>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
-    let mut errors = Vec::new();
+    let (body, mut errors) = body.parse::<CreateGovernmentAid>()?;
     if body.period_end < body.period_start {
         errors.push(FieldError::new(
             "period_end",
