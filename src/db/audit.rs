@@ -178,6 +178,15 @@ fn row_content(r: &AuditRow) -> String {
     )
 }
 
+/// Records an event that goes with no change of its own (a read, a disclosure), in a transaction
+/// of its own. Callers record before they answer: no record, no data.
+pub async fn record(pool: &super::Pool, ev: NewAuditEvent) -> Result<(), crate::error::ApiError> {
+    crate::with_transaction!(pool, async move |conn| {
+        append(conn, ev).await?;
+        Ok(())
+    })
+}
+
 /// Appends an event. Must run inside the transaction of the change it records.
 pub async fn append(conn: &mut Conn, ev: NewAuditEvent) -> QueryResult<Uuid> {
     diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))

@@ -133,6 +133,15 @@ pub async fn find_client_by_client_id(
         .optional()
 }
 
+pub async fn find_client(conn: &mut Conn, id: Uuid) -> QueryResult<Option<ClientRow>> {
+    api_clients::table
+        .find(id)
+        .select(ClientRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
 pub async fn clients_of(conn: &mut Conn, organization_id: Uuid) -> QueryResult<Vec<ClientRow>> {
     api_clients::table
         .filter(api_clients::organization_id.eq(organization_id))

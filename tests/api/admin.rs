@@ -344,6 +344,19 @@ async fn client_secrets_are_shown_once_and_stored_hashed() {
     assert_eq!(fields(&p), vec!["roles[0]"]);
     // Disabled clients cannot get tokens.
     let id = created["id"].as_str().unwrap();
+    let elsewhere = app.org_id("哈尔滨市民政局").await;
+    let res = app
+        .patch(
+            &format!("/api/v1/organizations/{elsewhere}/clients/{id}"),
+            Some(&admin),
+            &json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(
+        problem(res, 404).await["code"],
+        "not_found",
+        "a client of another organisation"
+    );
     let res = app
         .patch(
             &format!("/api/v1/organizations/{org}/clients/{id}"),

@@ -218,6 +218,39 @@ async fn racing_status_changes_leave_one_winner() {
         .count("SELECT count(*) AS n FROM audit_events WHERE action = 'need.status'")
         .await;
     assert_eq!(events as usize, ok, "one audit event per successful move");
-    // Every successful move started from the state the previous one left: at most open→referred→closed.
-    assert!(ok <= 2, "{ok} moves succeeded");
+    // No lost update: the recorded moves chain from `open`, each starting where the previous
+    // one ended, and the need is where the last one left it.
+    #[derive(diesel::QueryableByName)]
+    struct Move {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        from: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        to: String,
+    }
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.db().await;
+    let history: Vec<Move> = diesel::sql_query(
+        "SELECT details->>'from' AS from, details->>'to' AS to FROM audit_events
+         WHERE action = 'need.status' ORDER BY seq",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let mut state = "open".to_string();
+    for m in &history {
+        assert_eq!(
+            m.from, state,
+            "a move started from a state that had already changed"
+        );
+        state = m.to.clone();
+    }
+    assert!((1..=2).contains(&ok), "{ok} moves succeeded");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM needs WHERE id = '{}' AND status = '{state}'",
+            n["id"].as_str().unwrap()
+        ))
+        .await,
+        1
+    );
 }

@@ -406,10 +406,8 @@ async fn me(caller: Caller, state: web::Data<AppState>) -> Result<web::Json<Me>,
             (u.username, u.display_name)
         }
         PrincipalKind::Client => {
-            let c = users::clients_of(&mut conn, org.id)
+            let c = users::find_client(&mut conn, caller.id)
                 .await?
-                .into_iter()
-                .find(|c| c.id == caller.id)
                 .ok_or_else(|| {
                     ApiError::unauthorized("invalid_token", "the token's client no longer exists")
                 })?;

@@ -795,10 +795,9 @@ async fn update_client(
     let body: UpdateClient = body.valid()?;
     let (org_id, id) = path.into_inner();
     let row = crate::with_transaction!(&state.pool, async move |conn| {
-        if !users::clients_of(conn, org_id)
+        if users::find_client(conn, id)
             .await?
-            .iter()
-            .any(|c| c.id == id)
+            .is_none_or(|c| c.organization_id != org_id)
         {
             return Err(ApiError::not_found("api client"));
         }

@@ -633,14 +633,17 @@ async fn get_person(
                 (Some(p), true) => Some(keys.decrypt(Field::Phone, p).map_err(ApiError::internal)?),
                 _ => None,
             };
-            let open: Vec<NeedCategory> = needs::of_person(&mut conn, person.id)
-                .await?
-                .iter()
-                .filter(|n| n.status == "open")
-                .map(|n| parse_or(&n.category, NeedCategory::Living))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
+            let open: Vec<NeedCategory> = if cov.summary_only {
+                needs::of_person(&mut conn, person.id).await?
+            } else {
+                Vec::new()
+            }
+            .iter()
+            .filter(|n| n.status == "open")
+            .map(|n| parse_or(&n.category, NeedCategory::Living))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
             let view = consented_view(&person, &cov, phone, open, today);
             let ev = NewAuditEvent::by(&caller, &meta, "person.disclose", "person", person.id)
                 .details(json!({"categories": view.categories, "summary_only": cov.summary_only}));
@@ -650,10 +653,7 @@ async fn get_person(
     drop(conn);
     // The disclosure is recorded before anything is sent: no record, no data.
     if let Some(ev) = event {
-        with_transaction!(&state.pool, async move |conn| {
-            audit::append(conn, ev).await?;
-            Ok(())
-        })?;
+        audit::record(&state.pool, ev).await?;
     }
     Ok(web::Json(view))
 }
@@ -1060,26 +1060,21 @@ async fn list_government_aid(
     id: web::Path<Uuid>,
 ) -> Result<web::Json<Vec<GovernmentAid>>, ApiError> {
     let person_id = id.into_inner();
-    let rows = with_transaction!(&state.pool, async move |conn| {
-        let person = load_person(conn, person_id).await?;
-        let event = match access_to(conn, &caller, &person).await? {
-            Access::Staff => None,
-            Access::Auditor => Some("government_aid.read"),
-            Access::Recipient(cov) if cov.allows(DataCategory::AidHistory) => {
-                Some("person.disclose")
-            }
-            Access::Recipient(_) => return Err(ApiError::not_found("person")),
-        };
-        if let Some(action) = event {
-            audit::append(
-                conn,
-                NewAuditEvent::by(&caller, &meta, action, "person", person_id)
-                    .details(json!({"categories": ["aid_history"]})),
-            )
-            .await?;
-        }
-        Ok(persons::government_aid_of(conn, person_id).await?)
-    })?;
+    let mut conn = state.pool.get().await?;
+    let person = load_person(&mut conn, person_id).await?;
+    let event = match access_to(&mut conn, &caller, &person).await? {
+        Access::Staff => None,
+        Access::Auditor => Some("government_aid.read"),
+        Access::Recipient(cov) if cov.allows(DataCategory::AidHistory) => Some("person.disclose"),
+        Access::Recipient(_) => return Err(ApiError::not_found("person")),
+    };
+    let rows = persons::government_aid_of(&mut conn, person_id).await?;
+    drop(conn);
+    if let Some(action) = event {
+        let ev = NewAuditEvent::by(&caller, &meta, action, "person", person_id)
+            .details(json!({"categories": ["aid_history"]}));
+        audit::record(&state.pool, ev).await?;
+    }
     Ok(web::Json(
         rows.into_iter().map(GovernmentAid::from).collect(),
     ))

@@ -142,8 +142,5 @@ pub async fn record_supervision_read(
     )
     .details(details);
     ev.entity_id = entity_id;
-    crate::with_transaction!(pool, async move |conn| {
-        crate::db::audit::append(conn, ev).await?;
-        Ok(())
-    })
+    crate::db::audit::record(pool, ev).await
 }
