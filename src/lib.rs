@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -11,4 +12,5 @@ pub mod openapi;
 pub mod privacy;
 pub mod secrets;
 pub mod seed;
+pub mod service;
 pub mod startup;

@@ -87,10 +87,16 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Some(url) => url.clone(),
         None => {
             let bin = embedded_pg::find_bin_dir(config.pg_bin.as_deref())?;
-            let pg = EmbeddedPostgres::start(&config.data_dir, &bin, Tuning::default())?;
+            // initdb and the start wait on child processes: off the async runtime.
+            let data_dir = config.data_dir.clone();
+            let pg = tokio::task::spawn_blocking(move || {
+                EmbeddedPostgres::start(&data_dir, &bin, Tuning::default())
+            })
+            .await
+            .map_err(|e| e.to_string())??;
             log::info!(
-                "private PostgreSQL from {} on 127.0.0.1:{}",
-                bin.display(),
+                "private PostgreSQL in {} on 127.0.0.1:{}",
+                pg.data_path().display(),
                 pg.port()
             );
             embedded_pg::ensure_database(&pg.url("postgres"), embedded_pg::DATABASE).await?;
@@ -167,6 +173,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Options {
             workers,
             handle_signals: true,
+            clock: aidbridge::clock::Clock::system(),
         },
     )
     .map_err(|e| e.to_string())?;
@@ -184,7 +191,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     let result = app.run_until_stopped().await.map_err(|e| e.to_string());
     if let Some(mut pg) = embedded.take() {
         log::info!("stopping the private PostgreSQL");
-        pg.stop();
+        let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
     }
     result
 }

@@ -34,6 +34,8 @@ pub struct Options {
     pub workers: usize,
     /// Stop on SIGINT/SIGTERM (the binary); tests stop the server themselves.
     pub handle_signals: bool,
+    /// The one source of "now" (the system clock, or a settable one in tests).
+    pub clock: crate::clock::Clock,
 }
 
 impl Application {
@@ -66,12 +68,15 @@ impl Application {
             .map_err(std::io::Error::other)?;
         let limit = config.max_body_bytes;
         let state = web::Data::new(AppState {
-            pool,
-            config: Arc::new(config),
+            ctx: crate::service::Context {
+                pool,
+                keys: data_keys,
+                clock: options.clock,
+                config: Arc::new(config),
+            },
             latest_migration: db::latest_migration_version(),
             registry,
             pool_gauge,
-            data_keys,
         });
         let keys = web::Data::new(keys);
         let server = HttpServer::new(move || {

@@ -1,17 +1,21 @@
 //! Request extractors whose rejections are problem+json naming the field: JSON bodies,
-//! query strings, path parameters, and the request's origin (IP, request id) for the audit trail.
+//! query strings, path parameters, the authenticated caller, and the request's origin (IP,
+//! request id) for the audit trail.
 
 use actix_web::dev::Payload;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::web::BytesMut;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use std::future::{ready, Ready};
 use validator::Validate;
 
-use crate::error::{ApiError, FieldError};
+use crate::auth::token::{TokenError, TokenKeys};
+use crate::auth::{Caller, PrincipalKind};
+use crate::error::{field_errors, ApiError, FieldError, Kind};
+use crate::service::RequestMeta;
 
 /// Largest request body accepted, in bytes (configurable; app data).
 #[derive(Clone, Copy)]
@@ -31,7 +35,7 @@ impl JsonBody {
         let value: T = parse_json(&self.0)?;
         let errors = match value.validate() {
             Ok(()) => Vec::new(),
-            Err(e) => crate::error::field_errors(&e),
+            Err(e) => field_errors(&e),
         };
         Ok((value, errors))
     }
@@ -63,7 +67,7 @@ pub async fn read_body(
 ) -> Result<BytesMut, ApiError> {
     let too_large = || {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::PayloadTooLarge,
             "payload_too_large",
             format!("the request body is larger than {limit} bytes"),
         )
@@ -134,7 +138,7 @@ impl FromRequest for JsonBody {
         Box::pin(async move {
             if !is_json(&req) {
                 return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    Kind::UnsupportedMediaType,
                     "unsupported_media_type",
                     "send the body as application/json",
                 ));
@@ -183,26 +187,90 @@ impl<T: DeserializeOwned + Validate> FromRequest for QueryParams<T> {
     }
 }
 
-/// Where a request came from, for the audit trail.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub ip: Option<String>,
-    pub request_id: Option<String>,
-}
-
 /// The request id given to (or kept from) every request by the request-id middleware.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+fn request_meta(req: &HttpRequest) -> RequestMeta {
+    RequestMeta {
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+    }
+}
 
 impl FromRequest for RequestMeta {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(RequestMeta {
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
-            request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-        }))
+        ready(Ok(request_meta(req)))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let keys = req
+        .app_data::<web::Data<TokenKeys>>()
+        .ok_or_else(|| ApiError::internal("token keys are not configured"))?;
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized(
+            "missing_token",
+            "send an access token: Authorization: Bearer <token>",
+        )
+    })?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "invalid_token",
+                "the Authorization header must be 'Bearer <token>'",
+            )
+        })?;
+    let now = req
+        .app_data::<web::Data<crate::api::AppState>>()
+        .map(|s| s.ctx.clock.now())
+        .unwrap_or_else(chrono::Utc::now);
+    let claims = keys.verify(token, now).map_err(|e| match e {
+        TokenError::Expired => {
+            ApiError::unauthorized("token_expired", "the access token has expired")
+        }
+        TokenError::Invalid => {
+            ApiError::unauthorized("invalid_token", "the access token is not valid")
+        }
+    })?;
+    let kind = match claims.typ.as_str() {
+        "user" => PrincipalKind::User,
+        "client" => PrincipalKind::Client,
+        _ => {
+            return Err(ApiError::unauthorized(
+                "invalid_token",
+                "the access token is not valid",
+            ))
+        }
+    };
+    Ok(Caller {
+        meta: request_meta(req),
+        id: claims.sub,
+        kind,
+        organization_id: claims.org,
+        // Unknown role names (from a newer version) grant nothing.
+        roles: claims.roles.iter().filter_map(|r| r.parse().ok()).collect(),
+        region: claims.region,
+    })
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
     }
 }
 
@@ -235,12 +303,12 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> a
     use actix_web::error::JsonPayloadError as J;
     let e = match err {
         J::Overflow { .. } | J::OverflowKnownLength { .. } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::PayloadTooLarge,
             "payload_too_large",
             "the request body is too large",
         ),
         J::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Kind::UnsupportedMediaType,
             "unsupported_media_type",
             "send the body as application/json",
         ),
@@ -275,14 +343,14 @@ mod tests {
     #[test]
     fn json_type_errors_name_the_field() {
         let e = parse_json::<Body>(br#"{"name":"a","inner":{"count":"x"}}"#).unwrap_err();
-        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.kind, Kind::Invalid);
         assert_eq!(e.errors[0].field, "inner.count");
     }
 
     #[test]
     fn json_syntax_errors_are_bad_requests() {
         let e = parse_json::<Body>(br#"{"name":"#).unwrap_err();
-        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.kind, Kind::BadRequest);
         assert_eq!(e.code, "malformed_json");
     }
 

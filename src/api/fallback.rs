@@ -1,7 +1,7 @@
 //! Unknown routes: 404, or 405 with `Allow` when the path exists for other methods.
 //! The route table comes from the generated OpenAPI document, so it cannot drift from the routes.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::ApiError;
@@ -66,7 +66,7 @@ pub async fn not_found(req: HttpRequest, table: web::Data<RouteTable>) -> HttpRe
         Some(methods) if !methods.is_empty() && !methods.contains(&method) => {
             let allow = methods.join(", ");
             let mut res = ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
+                crate::error::Kind::MethodNotAllowed,
                 "method_not_allowed",
                 format!("{} is not allowed here; allowed: {allow}", req.method()),
             )
@@ -77,7 +77,7 @@ pub async fn not_found(req: HttpRequest, table: web::Data<RouteTable>) -> HttpRe
             res
         }
         _ => ApiError::new(
-            StatusCode::NOT_FOUND,
+            crate::error::Kind::NotFound,
             "route_not_found",
             format!("no route {}", req.path()),
         )

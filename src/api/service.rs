@@ -1,8 +1,6 @@
 //! Service endpoints: liveness, readiness and Prometheus metrics.
 
 use actix_web::{get, web, HttpResponse};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -35,17 +33,6 @@ async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
-diesel::define_sql_function! {
-    /// `max(version)` of diesel's migration table.
-    fn max(x: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
-}
-
-diesel::table! {
-    __diesel_schema_migrations (version) {
-        version -> Text,
-    }
-}
-
 /// Readiness (就绪): the database answers and every migration of this build is applied.
 #[utoipa::path(tag = "service", responses(
     (status = 200, description = "Ready to serve", body = Readiness),
@@ -53,26 +40,11 @@ diesel::table! {
 ))]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let applied: Option<String> = __diesel_schema_migrations::table
-        .select(max(__diesel_schema_migrations::version))
-        .get_result(&mut conn)
-        .await
-        .map_err(|e| {
-            log::warn!("readyz: {e}");
-            ApiError::unavailable("the database schema is not migrated")
-        })?;
-    match applied {
-        Some(v) if v >= state.latest_migration => Ok(web::Json(Readiness {
-            status: "ready",
-            migration: v,
-        })),
-        other => Err(ApiError::unavailable(format!(
-            "migrations pending: database at {}, this build needs {}",
-            other.unwrap_or_else(|| "none".into()),
-            state.latest_migration
-        ))),
-    }
+    let migration = crate::service::readiness::check(&state.ctx, &state.latest_migration).await?;
+    Ok(web::Json(Readiness {
+        status: "ready",
+        migration,
+    }))
 }
 
 /// Prometheus metrics (监控指标): requests by route and status, latency histogram, pool usage.
@@ -82,7 +54,7 @@ async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiE
 #[get("/metrics")]
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     use prometheus::Encoder;
-    let status = state.pool.status();
+    let status = state.ctx.pool.status();
     let in_use = status.size.saturating_sub(status.available);
     for (label, value) in [
         ("max", status.max_size),

@@ -1,6 +1,6 @@
 //! JWT access tokens (HS256): claims, issuing and verification.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -21,6 +21,8 @@ pub struct Claims {
     pub exp: i64,
     pub jti: Uuid,
 }
+
+const LEEWAY_SECONDS: i64 = 5;
 
 #[derive(Clone)]
 pub struct TokenKeys {
@@ -51,8 +53,9 @@ impl TokenKeys {
         org: Uuid,
         roles: Vec<String>,
         region: String,
+        now: DateTime<Utc>,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = Utc::now().timestamp();
+        let now = now.timestamp();
         let claims = Claims {
             sub,
             typ: typ.to_owned(),
@@ -70,17 +73,19 @@ impl TokenKeys {
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+    /// Checks the signature, then expiry against `now` (the server's clock, not the library's).
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
         let mut v = Validation::new(Algorithm::HS256);
-        // Short-lived tokens: a few seconds of clock skew between instances, no more.
-        v.leeway = 5;
+        v.validate_exp = false;
         v.set_required_spec_claims(&["exp", "sub", "iat"]);
-        decode::<Claims>(token, &self.decoding, &v)
+        let claims = decode::<Claims>(token, &self.decoding, &v)
             .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })
+            .map_err(|_| TokenError::Invalid)?;
+        // Short-lived tokens: a few seconds of clock skew between instances, no more.
+        if claims.exp + LEEWAY_SECONDS < now.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
     }
 }
 
@@ -102,9 +107,10 @@ mod tests {
                 Uuid::new_v4(),
                 vec!["admin".into()],
                 "23".into(),
+                Utc::now(),
             )
             .expect("valid test value");
-        let c = k.verify(&t).expect("valid test value");
+        let c = k.verify(&t, Utc::now()).expect("valid test value");
         assert_eq!(c.roles, vec!["admin".to_string()]);
         assert_eq!(c.exp - c.iat, 900);
     }
@@ -124,13 +130,20 @@ mod tests {
             jti: Uuid::new_v4(),
         };
         assert_eq!(
-            k.verify(&k.sign(&c).expect("valid test value")),
+            k.verify(&k.sign(&c).expect("valid test value"), Utc::now()),
             Err(TokenError::Expired)
         );
         let other = TokenKeys::new(b"another-secret-another-secret-xx", 900);
         let t = other
-            .issue(Uuid::new_v4(), "user", Uuid::new_v4(), vec![], "23".into())
+            .issue(
+                Uuid::new_v4(),
+                "user",
+                Uuid::new_v4(),
+                vec![],
+                "23".into(),
+                Utc::now(),
+            )
             .expect("valid test value");
-        assert_eq!(k.verify(&t), Err(TokenError::Invalid));
+        assert_eq!(k.verify(&t, Utc::now()), Err(TokenError::Invalid));
     }
 }

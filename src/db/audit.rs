@@ -9,17 +9,17 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::schema::audit_events;
-use super::Conn;
-use crate::api::extract::RequestMeta;
-use crate::auth::Caller;
+use super::{Conn, Result};
 
 /// Every event is chained to this before the first one.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// One chain: appends take this transaction-scoped lock so the chain stays linear.
 const CHAIN_LOCK: i64 = 0x0A1D_B21D_A0D1_0001;
 
+/// An event to append; the service layer fills it from the caller and the clock.
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent {
+    pub occurred_at: DateTime<Utc>,
     pub actor_kind: &'static str,
     pub actor_id: Option<Uuid>,
     pub actor_organization_id: Option<Uuid>,
@@ -33,44 +33,6 @@ pub struct NewAuditEvent {
 }
 
 impl NewAuditEvent {
-    /// An event done by an authenticated caller through a request.
-    pub fn by(
-        caller: &Caller,
-        meta: &RequestMeta,
-        action: &str,
-        entity_type: &'static str,
-        entity_id: Uuid,
-    ) -> Self {
-        Self {
-            actor_kind: caller.kind.as_str(),
-            actor_id: Some(caller.id),
-            actor_organization_id: Some(caller.organization_id),
-            action: action.to_owned(),
-            entity_type,
-            entity_id: Some(entity_id),
-            ip: meta.ip.clone(),
-            request_id: meta.request_id.clone(),
-            reason: None,
-            details: json!({}),
-        }
-    }
-
-    /// An event done by the system itself (seeding, sweeps).
-    pub fn system(action: &str, entity_type: &'static str, entity_id: Option<Uuid>) -> Self {
-        Self {
-            actor_kind: "system",
-            actor_id: None,
-            actor_organization_id: None,
-            action: action.to_owned(),
-            entity_type,
-            entity_id,
-            ip: None,
-            request_id: None,
-            reason: None,
-            details: json!({}),
-        }
-    }
-
     pub fn details(mut self, details: Value) -> Self {
         self.details = details;
         self
@@ -120,35 +82,21 @@ fn canonical_value(v: &Value) -> Value {
 }
 
 /// The canonical content of an event: every recorded field but the chain itself.
-#[allow(clippy::too_many_arguments)]
-pub fn canonical_content(
-    id: Uuid,
-    occurred_at: DateTime<Utc>,
-    actor_kind: &str,
-    actor_id: Option<Uuid>,
-    actor_organization_id: Option<Uuid>,
-    action: &str,
-    entity_type: &str,
-    entity_id: Option<Uuid>,
-    ip: Option<&str>,
-    request_id: Option<&str>,
-    reason: Option<&str>,
-    details: &Value,
-) -> String {
+pub fn canonical_content(r: &AuditRow) -> String {
     // Keys in a fixed (sorted) order; serde_json's map without preserve_order sorts them too.
     let v = json!({
-        "action": action,
-        "actor_id": actor_id,
-        "actor_kind": actor_kind,
-        "actor_organization_id": actor_organization_id,
-        "details": canonical_value(details),
-        "entity_id": entity_id,
-        "entity_type": entity_type,
-        "id": id,
-        "ip": ip,
-        "occurred_at": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "reason": reason,
-        "request_id": request_id,
+        "action": r.action,
+        "actor_id": r.actor_id,
+        "actor_kind": r.actor_kind,
+        "actor_organization_id": r.actor_organization_id,
+        "details": canonical_value(&r.details),
+        "entity_id": r.entity_id,
+        "entity_type": r.entity_type,
+        "id": r.id,
+        "ip": r.ip,
+        "occurred_at": r.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "reason": r.reason,
+        "request_id": r.request_id,
     });
     canonical_value(&v).to_string()
 }
@@ -161,34 +109,8 @@ pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
     hex::encode(h.finalize())
 }
 
-fn row_content(r: &AuditRow) -> String {
-    canonical_content(
-        r.id,
-        r.occurred_at,
-        &r.actor_kind,
-        r.actor_id,
-        r.actor_organization_id,
-        &r.action,
-        &r.entity_type,
-        r.entity_id,
-        r.ip.as_deref(),
-        r.request_id.as_deref(),
-        r.reason.as_deref(),
-        &r.details,
-    )
-}
-
-/// Records an event that goes with no change of its own (a read, a disclosure), in a transaction
-/// of its own. Callers record before they answer: no record, no data.
-pub async fn record(pool: &super::Pool, ev: NewAuditEvent) -> Result<(), crate::error::ApiError> {
-    crate::with_transaction!(pool, async move |conn| {
-        append(conn, ev).await?;
-        Ok(())
-    })
-}
-
 /// Appends an event. Must run inside the transaction of the change it records.
-pub async fn append(conn: &mut Conn, ev: NewAuditEvent) -> QueryResult<Uuid> {
+pub async fn append(conn: &mut Conn, ev: NewAuditEvent) -> Result<Uuid> {
     diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))
         .execute(conn)
         .await?;
@@ -199,46 +121,64 @@ pub async fn append(conn: &mut Conn, ev: NewAuditEvent) -> QueryResult<Uuid> {
         .await
         .optional()?;
     let prev = prev.unwrap_or_else(|| GENESIS_HASH.to_owned());
-    let id = Uuid::now_v7();
     // PostgreSQL keeps microseconds; hash what will be stored.
-    let occurred_at = Utc::now()
+    let occurred_at = ev
+        .occurred_at
         .duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or_else(|_| Utc::now());
-    let content = canonical_content(
+        .unwrap_or(ev.occurred_at);
+    let mut row = AuditRow {
+        seq: 0,
+        id: Uuid::now_v7(),
+        occurred_at,
+        actor_kind: ev.actor_kind.to_owned(),
+        actor_id: ev.actor_id,
+        actor_organization_id: ev.actor_organization_id,
+        action: ev.action,
+        entity_type: ev.entity_type.to_owned(),
+        entity_id: ev.entity_id,
+        ip: ev.ip,
+        request_id: ev.request_id,
+        reason: ev.reason,
+        details: ev.details,
+        prev_hash: prev,
+        hash: String::new(),
+    };
+    row.hash = chain_hash(&row.prev_hash, &canonical_content(&row));
+    let AuditRow {
         id,
         occurred_at,
-        ev.actor_kind,
-        ev.actor_id,
-        ev.actor_organization_id,
-        &ev.action,
-        ev.entity_type,
-        ev.entity_id,
-        ev.ip.as_deref(),
-        ev.request_id.as_deref(),
-        ev.reason.as_deref(),
-        &ev.details,
-    );
-    let hash = chain_hash(&prev, &content);
+        actor_id,
+        actor_organization_id,
+        action,
+        entity_id,
+        ip,
+        request_id,
+        reason,
+        details,
+        prev_hash,
+        hash,
+        ..
+    } = &row;
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::id.eq(id),
             audit_events::occurred_at.eq(occurred_at),
             audit_events::actor_kind.eq(ev.actor_kind),
-            audit_events::actor_id.eq(ev.actor_id),
-            audit_events::actor_organization_id.eq(ev.actor_organization_id),
-            audit_events::action.eq(&ev.action),
+            audit_events::actor_id.eq(actor_id),
+            audit_events::actor_organization_id.eq(actor_organization_id),
+            audit_events::action.eq(action),
             audit_events::entity_type.eq(ev.entity_type),
-            audit_events::entity_id.eq(ev.entity_id),
-            audit_events::ip.eq(&ev.ip),
-            audit_events::request_id.eq(&ev.request_id),
-            audit_events::reason.eq(&ev.reason),
-            audit_events::details.eq(&ev.details),
-            audit_events::prev_hash.eq(&prev),
-            audit_events::hash.eq(&hash),
+            audit_events::entity_id.eq(entity_id),
+            audit_events::ip.eq(ip),
+            audit_events::request_id.eq(request_id),
+            audit_events::reason.eq(reason),
+            audit_events::details.eq(details),
+            audit_events::prev_hash.eq(prev_hash),
+            audit_events::hash.eq(hash),
         ))
         .execute(conn)
         .await?;
-    Ok(id)
+    Ok(*id)
 }
 
 #[derive(Debug, Default)]
@@ -254,7 +194,7 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-pub async fn list(conn: &mut Conn, f: &AuditFilter) -> QueryResult<Vec<AuditRow>> {
+pub async fn list(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
     let mut q = audit_events::table
         .select(AuditRow::as_select())
         .into_boxed();
@@ -283,6 +223,7 @@ pub async fn list(conn: &mut Conn, f: &AuditFilter) -> QueryResult<Vec<AuditRow>
         .limit(f.limit)
         .load(conn)
         .await
+        .map_err(Into::into)
 }
 
 /// Where the chain first breaks.
@@ -311,7 +252,7 @@ pub fn check_rows(prev: &mut String, rows: &[AuditRow], checked: &mut u64) -> Op
                 problem: "prev_hash_mismatch",
             });
         }
-        if chain_hash(&r.prev_hash, &row_content(r)) != r.hash {
+        if chain_hash(&r.prev_hash, &canonical_content(r)) != r.hash {
             return Some(BrokenLink {
                 seq: r.seq,
                 id: r.id,
@@ -324,7 +265,7 @@ pub fn check_rows(prev: &mut String, rows: &[AuditRow], checked: &mut u64) -> Op
 }
 
 /// Walks the whole chain in batches and reports the first broken link.
-pub async fn verify(conn: &mut Conn) -> QueryResult<ChainReport> {
+pub async fn verify(conn: &mut Conn) -> Result<ChainReport> {
     const BATCH: i64 = 2000;
     let mut prev = GENESIS_HASH.to_owned();
     let mut checked = 0u64;
@@ -379,7 +320,7 @@ mod tests {
             prev_hash: prev.into(),
             hash: String::new(),
         };
-        r.hash = chain_hash(prev, &row_content(&r));
+        r.hash = chain_hash(prev, &canonical_content(&r));
         r
     }
 

@@ -6,8 +6,10 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::schema::consents;
-use super::Conn;
-use crate::domain::consent::{ConsentFacts, Recipient};
+use super::{Conn, Result};
+use crate::domain::consent::{
+    ConsentFacts, ConsentMethod, DataCategory, GivenBy, Purpose, Recipient,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = consents)]
@@ -16,13 +18,13 @@ pub struct ConsentRow {
     pub person_id: Uuid,
     pub recipient_organization_id: Option<Uuid>,
     pub recipient_region_code: Option<String>,
-    pub purposes: Vec<String>,
-    pub data_categories: Vec<String>,
-    pub method: String,
+    pub purposes: Vec<Purpose>,
+    pub data_categories: Vec<DataCategory>,
+    pub method: ConsentMethod,
     pub notice_version: String,
     pub notice_sha256: String,
     pub evidence_ref: String,
-    pub given_by: String,
+    pub given_by: GivenBy,
     pub guardian_name: Option<String>,
     pub guardian_relation: Option<String>,
     pub guardian_id_number_encrypted: Option<String>,
@@ -37,7 +39,7 @@ pub struct ConsentRow {
 }
 
 impl ConsentRow {
-    /// The facts coverage depends on; unknown codes (from a newer build) grant nothing.
+    /// The facts coverage depends on.
     pub fn facts(&self) -> ConsentFacts {
         let recipient = match (&self.recipient_organization_id, &self.recipient_region_code) {
             (Some(id), _) => Recipient::Organization(*id),
@@ -46,16 +48,8 @@ impl ConsentRow {
         };
         ConsentFacts {
             recipient,
-            purposes: self
-                .purposes
-                .iter()
-                .filter_map(|p| p.parse().ok())
-                .collect(),
-            categories: self
-                .data_categories
-                .iter()
-                .filter_map(|c| c.parse().ok())
-                .collect(),
+            purposes: self.purposes.to_vec(),
+            categories: self.data_categories.to_vec(),
             given_at: self.given_at,
             expires_at: self.expires_at,
             withdrawn_at: self.withdrawn_at,
@@ -70,13 +64,13 @@ pub struct NewConsent {
     pub person_id: Uuid,
     pub recipient_organization_id: Option<Uuid>,
     pub recipient_region_code: Option<String>,
-    pub purposes: Vec<String>,
-    pub data_categories: Vec<String>,
-    pub method: String,
+    pub purposes: Vec<Purpose>,
+    pub data_categories: Vec<DataCategory>,
+    pub method: ConsentMethod,
     pub notice_version: String,
     pub notice_sha256: String,
     pub evidence_ref: String,
-    pub given_by: String,
+    pub given_by: GivenBy,
     pub guardian_name: Option<String>,
     pub guardian_relation: Option<String>,
     pub guardian_id_number_encrypted: Option<String>,
@@ -87,25 +81,27 @@ pub struct NewConsent {
     pub recorded_by: Uuid,
 }
 
-pub async fn insert(conn: &mut Conn, new: &NewConsent) -> QueryResult<ConsentRow> {
+pub async fn insert(conn: &mut Conn, new: &NewConsent) -> Result<ConsentRow> {
     diesel::insert_into(consents::table)
         .values(new)
         .returning(ConsentRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }
 
-pub async fn of_person(conn: &mut Conn, person_id: Uuid) -> QueryResult<Vec<ConsentRow>> {
+pub async fn of_person(conn: &mut Conn, person_id: Uuid) -> Result<Vec<ConsentRow>> {
     consents::table
         .filter(consents::person_id.eq(person_id))
         .select(ConsentRow::as_select())
         .order(consents::given_at.desc())
         .load(conn)
         .await
+        .map_err(Into::into)
 }
 
 /// Locks the consent row for the withdrawal transaction.
-pub async fn find_for_update(conn: &mut Conn, id: Uuid) -> QueryResult<Option<ConsentRow>> {
+pub async fn find_for_update(conn: &mut Conn, id: Uuid) -> Result<Option<ConsentRow>> {
     consents::table
         .find(id)
         .select(ConsentRow::as_select())
@@ -113,6 +109,7 @@ pub async fn find_for_update(conn: &mut Conn, id: Uuid) -> QueryResult<Option<Co
         .first(conn)
         .await
         .optional()
+        .map_err(Into::into)
 }
 
 /// Sets the withdrawal once; returns `None` when it was already withdrawn.
@@ -121,7 +118,7 @@ pub async fn withdraw(
     id: Uuid,
     at: DateTime<Utc>,
     reason: Option<&str>,
-) -> QueryResult<Option<ConsentRow>> {
+) -> Result<Option<ConsentRow>> {
     diesel::update(
         consents::table
             .find(id)
@@ -135,4 +132,5 @@ pub async fn withdraw(
     .get_result(conn)
     .await
     .optional()
+    .map_err(Into::into)
 }

@@ -1,14 +1,19 @@
-//! Database access: the pool, embedded migrations, and one repository module per aggregate.
-//! Transactions live in the repositories and the handlers' `transaction` calls.
+//! Database access, the only SQL: the pool, embedded migrations, typed rows and one repository
+//! module per aggregate. Errors are [`Error`]; transactions are begun by the service layer
+//! through [`transaction`].
 
 pub mod audit;
 pub mod consents;
+pub mod error;
 pub mod needs;
 pub mod organizations;
 pub mod persons;
 pub mod schema;
 pub mod throttle;
+pub mod types;
 pub mod users;
+
+pub use error::{Error, Result};
 
 use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
@@ -19,17 +24,25 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use futures_util::future::BoxFuture;
 use std::time::Duration;
 
 pub type Pool = deadpool::Pool<AsyncPgConnection>;
 pub type Conn = AsyncPgConnection;
+/// A connection borrowed from the pool; derefs to [`Conn`].
+pub type Pooled = deadpool::Object<AsyncPgConnection>;
+
+/// Borrows a connection (unavailable when the pool cannot give one in time).
+pub async fn connect(pool: &Pool) -> Result<Pooled> {
+    Ok(pool.get().await?)
+}
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Serialises migration runs of several instances starting at once.
 const MIGRATION_LOCK: i64 = 0x0A1D_B21D_6E00_0001;
 
-pub fn build_pool(database_url: &str, size: usize) -> Result<Pool, String> {
+pub fn build_pool(database_url: &str, size: usize) -> std::result::Result<Pool, String> {
     // Fast recycling: no test query on every checkout (it doubled the round trips of a simple
     // read); a connection that died is noticed as broken and replaced.
     let mut config = ManagerConfig::default();
@@ -50,7 +63,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn blocking_connection(
     database_url: &str,
-) -> Result<AsyncConnectionWrapper<AsyncPgConnection>, BoxError> {
+) -> std::result::Result<AsyncConnectionWrapper<AsyncPgConnection>, BoxError> {
     use diesel::Connection;
     Ok(AsyncConnectionWrapper::<AsyncPgConnection>::establish(
         database_url,
@@ -58,7 +71,7 @@ fn blocking_connection(
 }
 
 /// Applies pending migrations (blocking; call from `spawn_blocking` inside a runtime).
-pub fn run_migrations_blocking(database_url: &str) -> Result<Vec<String>, BoxError> {
+pub fn run_migrations_blocking(database_url: &str) -> std::result::Result<Vec<String>, BoxError> {
     use diesel::connection::SimpleConnection;
     let mut conn = blocking_connection(database_url)?;
     conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
@@ -70,12 +83,12 @@ pub fn run_migrations_blocking(database_url: &str) -> Result<Vec<String>, BoxErr
 }
 
 /// Reverts every migration (used by the migrations round-trip test and `migrate --down-all`).
-pub fn revert_all_migrations_blocking(database_url: &str) -> Result<usize, BoxError> {
+pub fn revert_all_migrations_blocking(database_url: &str) -> std::result::Result<usize, BoxError> {
     let mut conn = blocking_connection(database_url)?;
     Ok(conn.revert_all_migrations(MIGRATIONS)?.len())
 }
 
-pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, String> {
+pub async fn run_migrations(database_url: &str) -> std::result::Result<Vec<String>, String> {
     let url = database_url.to_owned();
     tokio::task::spawn_blocking(move || run_migrations_blocking(&url).map_err(|e| e.to_string()))
         .await
@@ -90,18 +103,57 @@ pub fn latest_migration_version() -> String {
         .unwrap_or_default()
 }
 
-/// Runs the async closure in one transaction on a pooled connection: every multi-row change
-/// goes through here, so a failure anywhere (the audit append included) leaves nothing written.
-/// Use inside a function returning `Result<_, ApiError>`: `with_transaction!(pool, async move |conn| { … })`.
-#[macro_export]
-macro_rules! with_transaction {
-    ($pool:expr, async move |$conn:ident| $body:block) => {{
-        let mut pooled = $pool.get().await?;
-        let c: &mut $crate::db::Conn = &mut pooled;
-        diesel_async::AsyncConnection::transaction::<_, $crate::error::ApiError, _>(
-            c,
-            async move |$conn: &mut $crate::db::Conn| $body,
-        )
-        .await
-    }};
+/// Runs `f` in one transaction on a pooled connection, generic over the caller's error type:
+/// every multi-row change goes through here, so a failure anywhere (the audit append included)
+/// leaves nothing written.
+pub async fn transaction<R, E, F>(pool: &Pool, f: F) -> std::result::Result<R, E>
+where
+    F: for<'r> FnOnce(&'r mut Conn) -> BoxFuture<'r, std::result::Result<R, E>> + Send,
+    E: From<Error> + Send,
+    R: Send,
+{
+    use diesel_async::AsyncConnection;
+    let mut pooled = pool.get().await.map_err(|e| E::from(Error::from(e)))?;
+    let conn: &mut Conn = &mut pooled;
+    let outcome = conn
+        .transaction::<R, Failure<E>, _>(async move |c| f(c).await.map_err(Failure::Caller))
+        .await;
+    match outcome {
+        Ok(v) => Ok(v),
+        Err(Failure::Caller(e)) => Err(e),
+        Err(Failure::Database(e)) => Err(E::from(Error::from(e))),
+    }
+}
+
+/// Why a transaction ended: the caller's own error, or the database's (begin, commit, rollback).
+enum Failure<E> {
+    Caller(E),
+    Database(diesel::result::Error),
+}
+
+impl<E> From<diesel::result::Error> for Failure<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Database(e)
+    }
+}
+
+diesel::define_sql_function! {
+    /// `max(version)` of diesel's migration table.
+    fn max(x: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+diesel::table! {
+    __diesel_schema_migrations (version) {
+        version -> Text,
+    }
+}
+
+/// The newest migration applied to the database (`None` before the first).
+pub async fn applied_migration(conn: &mut Conn) -> Result<Option<String>> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    Ok(__diesel_schema_migrations::table
+        .select(max(__diesel_schema_migrations::version))
+        .get_result(conn)
+        .await?)
 }

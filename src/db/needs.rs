@@ -6,7 +6,8 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::schema::needs;
-use super::Conn;
+use super::{Conn, Result};
+use crate::domain::need::{NeedCategory, NeedSource, NeedStatus, Urgency};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = needs)]
@@ -14,12 +15,12 @@ pub struct NeedRow {
     pub id: Uuid,
     pub person_id: Uuid,
     pub region_code: String,
-    pub category: String,
+    pub category: NeedCategory,
     pub description: String,
     pub amount_requested_fen: Option<i64>,
-    pub urgency: String,
-    pub source: String,
-    pub status: String,
+    pub urgency: Urgency,
+    pub source: NeedSource,
+    pub status: NeedStatus,
     pub recorded_by_organization_id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -31,79 +32,84 @@ pub struct NewNeed {
     pub id: Uuid,
     pub person_id: Uuid,
     pub region_code: String,
-    pub category: String,
+    pub category: NeedCategory,
     pub description: String,
     pub amount_requested_fen: Option<i64>,
-    pub urgency: String,
-    pub source: String,
+    pub urgency: Urgency,
+    pub source: NeedSource,
     pub recorded_by_organization_id: Uuid,
 }
 
-pub async fn insert(conn: &mut Conn, new: &NewNeed) -> QueryResult<NeedRow> {
+pub async fn insert(conn: &mut Conn, new: &NewNeed) -> Result<NeedRow> {
     diesel::insert_into(needs::table)
         .values(new)
         .returning(NeedRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }
 
-pub async fn find(conn: &mut Conn, id: Uuid) -> QueryResult<Option<NeedRow>> {
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<NeedRow>> {
     needs::table
         .find(id)
         .select(NeedRow::as_select())
         .first(conn)
         .await
         .optional()
+        .map_err(Into::into)
 }
 
-pub async fn of_person(conn: &mut Conn, person_id: Uuid) -> QueryResult<Vec<NeedRow>> {
+pub async fn of_person(conn: &mut Conn, person_id: Uuid) -> Result<Vec<NeedRow>> {
     needs::table
         .filter(needs::person_id.eq(person_id))
         .select(NeedRow::as_select())
         .order(needs::id.asc())
         .load(conn)
         .await
+        .map_err(Into::into)
 }
 
 /// Moves the status only if it is still `from`: of two racing callers one wins.
 pub async fn set_status(
     conn: &mut Conn,
     id: Uuid,
-    from: &str,
-    to: &str,
-) -> QueryResult<Option<NeedRow>> {
+    from: NeedStatus,
+    to: NeedStatus,
+    now: DateTime<Utc>,
+) -> Result<Option<NeedRow>> {
     diesel::update(needs::table.find(id).filter(needs::status.eq(from)))
-        .set((needs::status.eq(to), needs::updated_at.eq(Utc::now())))
+        .set((needs::status.eq(to), needs::updated_at.eq(now)))
         .returning(NeedRow::as_returning())
         .get_result(conn)
         .await
         .optional()
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Default)]
 pub struct NeedFilter {
     pub region_prefix: String,
-    pub category: Option<String>,
-    pub urgency: Option<String>,
-    pub status: Option<String>,
+    pub category: Option<NeedCategory>,
+    pub urgency: Option<Urgency>,
+    pub status: Option<NeedStatus>,
     pub person_id: Option<Uuid>,
     pub after: Option<Uuid>,
     pub limit: i64,
 }
 
-pub async fn list(conn: &mut Conn, f: &NeedFilter) -> QueryResult<Vec<NeedRow>> {
+pub async fn list(conn: &mut Conn, f: &NeedFilter) -> Result<Vec<NeedRow>> {
     let mut q = needs::table
         .select(NeedRow::as_select())
         .filter(needs::region_code.like(format!("{}%", f.region_prefix)))
         .into_boxed();
     if let Some(v) = &f.category {
-        q = q.filter(needs::category.eq(v.clone()));
+        q = q.filter(needs::category.eq(*v));
     }
     if let Some(v) = &f.urgency {
-        q = q.filter(needs::urgency.eq(v.clone()));
+        q = q.filter(needs::urgency.eq(*v));
     }
     if let Some(v) = &f.status {
-        q = q.filter(needs::status.eq(v.clone()));
+        q = q.filter(needs::status.eq(*v));
     }
     if let Some(v) = f.person_id {
         q = q.filter(needs::person_id.eq(v));
@@ -111,5 +117,9 @@ pub async fn list(conn: &mut Conn, f: &NeedFilter) -> QueryResult<Vec<NeedRow>> 
     if let Some(a) = f.after {
         q = q.filter(needs::id.gt(a));
     }
-    q.order(needs::id.asc()).limit(f.limit).load(conn).await
+    q.order(needs::id.asc())
+        .limit(f.limit)
+        .load(conn)
+        .await
+        .map_err(Into::into)
 }

@@ -6,17 +6,19 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::schema::organizations;
-use super::Conn;
+use super::{Conn, Result};
+use crate::domain::organization::{OrganizationKind, OrganizationStatus};
+use crate::domain::role::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = organizations)]
 pub struct OrganizationRow {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: OrganizationKind,
     pub name: String,
     pub uscc: Option<String>,
     pub region_code: String,
-    pub status: String,
+    pub status: OrganizationStatus,
     pub public_fundraising: bool,
     pub parent_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -25,12 +27,12 @@ pub struct OrganizationRow {
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = organizations)]
-pub struct NewOrganization<'a> {
+pub struct NewOrganization {
     pub id: Uuid,
-    pub kind: &'a str,
-    pub name: &'a str,
-    pub uscc: Option<&'a str>,
-    pub region_code: &'a str,
+    pub kind: OrganizationKind,
+    pub name: String,
+    pub uscc: Option<String>,
+    pub region_code: String,
     pub public_fundraising: bool,
     pub parent_id: Option<Uuid>,
 }
@@ -39,63 +41,66 @@ pub struct NewOrganization<'a> {
 #[diesel(table_name = organizations)]
 pub struct OrganizationChanges {
     pub name: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<OrganizationStatus>,
     pub public_fundraising: Option<bool>,
     pub parent_id: Option<Option<Uuid>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub async fn insert(conn: &mut Conn, new: &NewOrganization<'_>) -> QueryResult<OrganizationRow> {
+pub async fn insert(conn: &mut Conn, new: &NewOrganization) -> Result<OrganizationRow> {
     diesel::insert_into(organizations::table)
         .values(new)
         .returning(OrganizationRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }
 
-pub async fn find(conn: &mut Conn, id: Uuid) -> QueryResult<Option<OrganizationRow>> {
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<OrganizationRow>> {
     organizations::table
         .find(id)
         .select(OrganizationRow::as_select())
         .first(conn)
         .await
         .optional()
+        .map_err(Into::into)
 }
 
 pub async fn update(
     conn: &mut Conn,
     id: Uuid,
     changes: &OrganizationChanges,
-) -> QueryResult<OrganizationRow> {
+) -> Result<OrganizationRow> {
     diesel::update(organizations::table.find(id))
         .set(changes)
         .returning(OrganizationRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Default)]
 pub struct OrganizationFilter {
-    pub kind: Option<String>,
+    pub kind: Option<OrganizationKind>,
     pub region_prefix: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<OrganizationStatus>,
     pub after: Option<Uuid>,
     pub limit: i64,
 }
 
 /// Ids are UUIDv7, so ordering by id is creation order and a stable cursor.
-pub async fn list(conn: &mut Conn, f: &OrganizationFilter) -> QueryResult<Vec<OrganizationRow>> {
+pub async fn list(conn: &mut Conn, f: &OrganizationFilter) -> Result<Vec<OrganizationRow>> {
     let mut q = organizations::table
         .select(OrganizationRow::as_select())
         .into_boxed();
     if let Some(k) = &f.kind {
-        q = q.filter(organizations::kind.eq(k.clone()));
+        q = q.filter(organizations::kind.eq(*k));
     }
     if let Some(p) = &f.region_prefix {
         q = q.filter(organizations::region_code.like(format!("{p}%")));
     }
     if let Some(s) = &f.status {
-        q = q.filter(organizations::status.eq(s.clone()));
+        q = q.filter(organizations::status.eq(*s));
     }
     if let Some(a) = f.after {
         q = q.filter(organizations::id.gt(a));
@@ -104,13 +109,15 @@ pub async fn list(conn: &mut Conn, f: &OrganizationFilter) -> QueryResult<Vec<Or
         .limit(f.limit)
         .load(conn)
         .await
+        .map_err(Into::into)
 }
 
-pub async fn admin_exists(conn: &mut Conn) -> QueryResult<bool> {
+pub async fn admin_exists(conn: &mut Conn) -> Result<bool> {
     use super::schema::users;
     diesel::select(diesel::dsl::exists(
-        users::table.filter(users::roles.contains(vec!["admin".to_owned()])),
+        users::table.filter(users::roles.contains(vec![Role::Admin])),
     ))
     .get_result(conn)
     .await
+    .map_err(Into::into)
 }

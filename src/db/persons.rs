@@ -6,7 +6,10 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::schema::{government_aid_records, needs, persons};
-use super::Conn;
+use super::{Conn, Result};
+use crate::domain::need::NeedStatus;
+use crate::domain::person::{Circumstance, Programme, Tier};
+use crate::domain::resident_id::Sex;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = persons)]
@@ -17,14 +20,14 @@ pub struct PersonRow {
     pub id_number_hash: String,
     pub id_number_masked: String,
     pub birth_date: NaiveDate,
-    pub sex: String,
+    pub sex: Sex,
     pub phone_encrypted: Option<String>,
     pub phone_masked: Option<String>,
     pub region_code: String,
     pub household_key: Option<String>,
     pub household_size: Option<i32>,
     pub household_income_per_capita_fen: Option<i64>,
-    pub tier: Option<String>,
+    pub tier: Option<Tier>,
     pub tier_certifying_region: Option<String>,
     pub tier_valid_from: Option<NaiveDate>,
     pub tier_valid_to: Option<NaiveDate>,
@@ -32,7 +35,7 @@ pub struct PersonRow {
     pub relapse_certifying_region: Option<String>,
     pub relapse_valid_from: Option<NaiveDate>,
     pub relapse_valid_to: Option<NaiveDate>,
-    pub special_circumstances: Vec<String>,
+    pub special_circumstances: Vec<Circumstance>,
     pub external_id: Option<String>,
     pub registered_by_organization_id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -48,14 +51,14 @@ pub struct NewPerson {
     pub id_number_hash: String,
     pub id_number_masked: String,
     pub birth_date: NaiveDate,
-    pub sex: String,
+    pub sex: Sex,
     pub phone_encrypted: Option<String>,
     pub phone_masked: Option<String>,
     pub region_code: String,
     pub household_key: Option<String>,
     pub household_size: Option<i32>,
     pub household_income_per_capita_fen: Option<i64>,
-    pub tier: Option<String>,
+    pub tier: Option<Tier>,
     pub tier_certifying_region: Option<String>,
     pub tier_valid_from: Option<NaiveDate>,
     pub tier_valid_to: Option<NaiveDate>,
@@ -63,58 +66,61 @@ pub struct NewPerson {
     pub relapse_certifying_region: Option<String>,
     pub relapse_valid_from: Option<NaiveDate>,
     pub relapse_valid_to: Option<NaiveDate>,
-    pub special_circumstances: Vec<String>,
+    pub special_circumstances: Vec<Circumstance>,
     pub external_id: Option<String>,
     pub registered_by_organization_id: Uuid,
 }
 
-pub async fn insert(conn: &mut Conn, new: &NewPerson) -> QueryResult<PersonRow> {
+pub async fn insert(conn: &mut Conn, new: &NewPerson) -> Result<PersonRow> {
     diesel::insert_into(persons::table)
         .values(new)
         .returning(PersonRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }
 
-pub async fn find(conn: &mut Conn, id: Uuid) -> QueryResult<Option<PersonRow>> {
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<PersonRow>> {
     persons::table
         .find(id)
         .select(PersonRow::as_select())
         .first(conn)
         .await
         .optional()
+        .map_err(Into::into)
 }
 
-pub async fn find_by_id_hash(conn: &mut Conn, hash: &str) -> QueryResult<Option<PersonRow>> {
+pub async fn find_by_id_hash(conn: &mut Conn, hash: &str) -> Result<Option<PersonRow>> {
     persons::table
         .filter(persons::id_number_hash.eq(hash))
         .select(PersonRow::as_select())
         .first(conn)
         .await
         .optional()
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Default)]
 pub struct PersonFilter {
     pub region_prefix: String,
-    pub tier: Option<String>,
-    pub circumstance: Option<String>,
+    pub tier: Option<Tier>,
+    pub circumstance: Option<Circumstance>,
     /// Received government aid and still has an open need (政府救助后仍有困难).
     pub after_government_aid: bool,
     pub after: Option<Uuid>,
     pub limit: i64,
 }
 
-pub async fn list(conn: &mut Conn, f: &PersonFilter) -> QueryResult<Vec<PersonRow>> {
+pub async fn list(conn: &mut Conn, f: &PersonFilter) -> Result<Vec<PersonRow>> {
     let mut q = persons::table
         .select(PersonRow::as_select())
         .filter(persons::region_code.like(format!("{}%", f.region_prefix)))
         .into_boxed();
     if let Some(t) = &f.tier {
-        q = q.filter(persons::tier.eq(t.clone()));
+        q = q.filter(persons::tier.eq(*t));
     }
     if let Some(c) = &f.circumstance {
-        q = q.filter(persons::special_circumstances.contains(vec![c.clone()]));
+        q = q.filter(persons::special_circumstances.contains(vec![*c]));
     }
     if f.after_government_aid {
         q = q
@@ -125,13 +131,17 @@ pub async fn list(conn: &mut Conn, f: &PersonFilter) -> QueryResult<Vec<PersonRo
             .filter(diesel::dsl::exists(
                 needs::table
                     .filter(needs::person_id.eq(persons::id))
-                    .filter(needs::status.eq("open")),
+                    .filter(needs::status.eq(NeedStatus::Open)),
             ));
     }
     if let Some(a) = f.after {
         q = q.filter(persons::id.gt(a));
     }
-    q.order(persons::id.asc()).limit(f.limit).load(conn).await
+    q.order(persons::id.asc())
+        .limit(f.limit)
+        .load(conn)
+        .await
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -144,7 +154,7 @@ pub struct PersonChanges {
     pub household_key: Option<Option<String>>,
     pub household_size: Option<Option<i32>>,
     pub household_income_per_capita_fen: Option<Option<i64>>,
-    pub tier: Option<Option<String>>,
+    pub tier: Option<Option<Tier>>,
     pub tier_certifying_region: Option<Option<String>>,
     pub tier_valid_from: Option<Option<NaiveDate>>,
     pub tier_valid_to: Option<Option<NaiveDate>>,
@@ -152,17 +162,18 @@ pub struct PersonChanges {
     pub relapse_certifying_region: Option<Option<String>>,
     pub relapse_valid_from: Option<Option<NaiveDate>>,
     pub relapse_valid_to: Option<Option<NaiveDate>>,
-    pub special_circumstances: Option<Vec<String>>,
+    pub special_circumstances: Option<Vec<Circumstance>>,
     pub external_id: Option<Option<String>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub async fn update(conn: &mut Conn, id: Uuid, changes: &PersonChanges) -> QueryResult<PersonRow> {
+pub async fn update(conn: &mut Conn, id: Uuid, changes: &PersonChanges) -> Result<PersonRow> {
     diesel::update(persons::table.find(id))
         .set(changes)
         .returning(PersonRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -170,7 +181,7 @@ pub async fn update(conn: &mut Conn, id: Uuid, changes: &PersonChanges) -> Query
 pub struct GovernmentAidRow {
     pub id: Uuid,
     pub person_id: Uuid,
-    pub programme: String,
+    pub programme: Programme,
     pub amount_fen: i64,
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
@@ -185,7 +196,7 @@ pub struct GovernmentAidRow {
 pub struct NewGovernmentAid {
     pub id: Uuid,
     pub person_id: Uuid,
-    pub programme: String,
+    pub programme: Programme,
     pub amount_fen: i64,
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
@@ -197,18 +208,16 @@ pub struct NewGovernmentAid {
 pub async fn insert_government_aid(
     conn: &mut Conn,
     new: &NewGovernmentAid,
-) -> QueryResult<GovernmentAidRow> {
+) -> Result<GovernmentAidRow> {
     diesel::insert_into(government_aid_records::table)
         .values(new)
         .returning(GovernmentAidRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }
 
-pub async fn government_aid_of(
-    conn: &mut Conn,
-    person_id: Uuid,
-) -> QueryResult<Vec<GovernmentAidRow>> {
+pub async fn government_aid_of(conn: &mut Conn, person_id: Uuid) -> Result<Vec<GovernmentAidRow>> {
     government_aid_records::table
         .filter(government_aid_records::person_id.eq(person_id))
         .select(GovernmentAidRow::as_select())
@@ -218,4 +227,5 @@ pub async fn government_aid_of(
         ))
         .load(conn)
         .await
+        .map_err(Into::into)
 }

@@ -6,7 +6,8 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::schema::{api_clients, users};
-use super::Conn;
+use super::{Conn, Result};
+use crate::domain::role::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -16,7 +17,7 @@ pub struct UserRow {
     pub username: String,
     pub display_name: String,
     pub password_hash: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub region_code: String,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
@@ -31,7 +32,7 @@ pub struct NewUser<'a> {
     pub username: &'a str,
     pub display_name: &'a str,
     pub password_hash: &'a str,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub region_code: &'a str,
 }
 
@@ -40,52 +41,57 @@ pub struct NewUser<'a> {
 pub struct UserChanges {
     pub display_name: Option<String>,
     pub password_hash: Option<String>,
-    pub roles: Option<Vec<String>>,
+    pub roles: Option<Vec<Role>>,
     pub enabled: Option<bool>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub async fn insert_user(conn: &mut Conn, new: &NewUser<'_>) -> QueryResult<UserRow> {
+pub async fn insert_user(conn: &mut Conn, new: &NewUser<'_>) -> Result<UserRow> {
     diesel::insert_into(users::table)
         .values(new)
         .returning(UserRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }
 
-pub async fn find_user(conn: &mut Conn, id: Uuid) -> QueryResult<Option<UserRow>> {
+pub async fn find_user(conn: &mut Conn, id: Uuid) -> Result<Option<UserRow>> {
     users::table
         .find(id)
         .select(UserRow::as_select())
         .first(conn)
         .await
         .optional()
+        .map_err(Into::into)
 }
 
-pub async fn find_user_by_name(conn: &mut Conn, username: &str) -> QueryResult<Option<UserRow>> {
+pub async fn find_user_by_name(conn: &mut Conn, username: &str) -> Result<Option<UserRow>> {
     users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
         .first(conn)
         .await
         .optional()
+        .map_err(Into::into)
 }
 
-pub async fn users_of(conn: &mut Conn, organization_id: Uuid) -> QueryResult<Vec<UserRow>> {
+pub async fn users_of(conn: &mut Conn, organization_id: Uuid) -> Result<Vec<UserRow>> {
     users::table
         .filter(users::organization_id.eq(organization_id))
         .select(UserRow::as_select())
         .order(users::username.asc())
         .load(conn)
         .await
+        .map_err(Into::into)
 }
 
-pub async fn update_user(conn: &mut Conn, id: Uuid, changes: &UserChanges) -> QueryResult<UserRow> {
+pub async fn update_user(conn: &mut Conn, id: Uuid, changes: &UserChanges) -> Result<UserRow> {
     diesel::update(users::table.find(id))
         .set(changes)
         .returning(UserRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -96,7 +102,7 @@ pub struct ClientRow {
     pub client_id: String,
     pub name: String,
     pub secret_hash: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -110,58 +116,64 @@ pub struct NewClient<'a> {
     pub client_id: &'a str,
     pub name: &'a str,
     pub secret_hash: &'a str,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
 }
 
-pub async fn insert_client(conn: &mut Conn, new: &NewClient<'_>) -> QueryResult<ClientRow> {
+pub async fn insert_client(conn: &mut Conn, new: &NewClient<'_>) -> Result<ClientRow> {
     diesel::insert_into(api_clients::table)
         .values(new)
         .returning(ClientRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }
 
 pub async fn find_client_by_client_id(
     conn: &mut Conn,
     client_id: &str,
-) -> QueryResult<Option<ClientRow>> {
+) -> Result<Option<ClientRow>> {
     api_clients::table
         .filter(api_clients::client_id.eq(client_id))
         .select(ClientRow::as_select())
         .first(conn)
         .await
         .optional()
+        .map_err(Into::into)
 }
 
-pub async fn find_client(conn: &mut Conn, id: Uuid) -> QueryResult<Option<ClientRow>> {
+pub async fn find_client(conn: &mut Conn, id: Uuid) -> Result<Option<ClientRow>> {
     api_clients::table
         .find(id)
         .select(ClientRow::as_select())
         .first(conn)
         .await
         .optional()
+        .map_err(Into::into)
 }
 
-pub async fn clients_of(conn: &mut Conn, organization_id: Uuid) -> QueryResult<Vec<ClientRow>> {
+pub async fn clients_of(conn: &mut Conn, organization_id: Uuid) -> Result<Vec<ClientRow>> {
     api_clients::table
         .filter(api_clients::organization_id.eq(organization_id))
         .select(ClientRow::as_select())
         .order(api_clients::created_at.asc())
         .load(conn)
         .await
+        .map_err(Into::into)
 }
 
 pub async fn set_client_enabled(
     conn: &mut Conn,
     id: Uuid,
     enabled: bool,
-) -> QueryResult<ClientRow> {
+    now: DateTime<Utc>,
+) -> Result<ClientRow> {
     diesel::update(api_clients::table.find(id))
         .set((
             api_clients::enabled.eq(enabled),
-            api_clients::updated_at.eq(Utc::now()),
+            api_clients::updated_at.eq(now),
         ))
         .returning(ClientRow::as_returning())
         .get_result(conn)
         .await
+        .map_err(Into::into)
 }

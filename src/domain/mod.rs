@@ -40,9 +40,5 @@ pub mod phone;
 pub mod region;
 pub mod resident_id;
 pub mod role;
+pub mod time;
 pub mod uscc;
-
-/// Parses a stored code, falling back when the database holds something this build does not know.
-pub fn parse_or<T: std::str::FromStr>(code: &str, fallback: T) -> T {
-    code.parse().unwrap_or(fallback)
-}

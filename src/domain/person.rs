@@ -1,6 +1,8 @@
 //! People in hardship (困难群众): low-income status, special circumstances and government aid.
 
 use chrono::{Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 text_enum! {
     /// Low-income tier (低收入人口认定), mutually exclusive.
@@ -62,6 +64,24 @@ text_enum! {
         /// 临时救助
         TemporaryAid = "temporary_aid",
     }
+}
+
+/// A certified status (认定) with its authority and period.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct CertifiedStatus {
+    /// The certifying authority's region code (乡镇/街道 or above).
+    #[schema(example = "230102001")]
+    pub certifying_region: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// Low-income tier (低收入人口类别) with its certification.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct TierStatus {
+    pub tier: Tier,
+    #[serde(flatten)]
+    pub status: CertifiedStatus,
 }
 
 impl Circumstance {

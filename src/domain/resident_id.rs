@@ -13,18 +13,11 @@ const PROVINCES: [u32; 37] = [
     53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83, 91, 99,
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sex {
-    Male,
-    Female,
-}
-
-impl Sex {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sex::Male => "male",
-            Sex::Female => "female",
-        }
+text_enum! {
+    /// Sex as encoded in the resident ID number (odd 17th digit: male).
+    Sex {
+        Male = "male",
+        Female = "female",
     }
 }
 

@@ -28,7 +28,7 @@ async fn a_change_writes_one_audit_event_with_who_where_and_which_request() {
         app.count("SELECT count(*) AS n FROM audit_events").await,
         before + 1
     );
-    let claims = app.keys.verify(&admin).unwrap();
+    let claims = app.keys.verify(&admin, chrono::Utc::now()).unwrap();
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) AS n FROM audit_events WHERE action = 'organization.create' AND entity_type = 'organization'

@@ -16,7 +16,7 @@ async fn password_grant_issues_a_bearer_token_that_identifies_the_caller() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
     let token = body["access_token"].as_str().unwrap();
-    let claims = app.keys.verify(token).unwrap();
+    let claims = app.keys.verify(token, chrono::Utc::now()).unwrap();
     assert_eq!(claims.roles, vec!["civil_affairs".to_string()]);
     assert_eq!(claims.region, "2301");
     assert_eq!(claims.exp - claims.iat, 900);
@@ -234,7 +234,7 @@ async fn missing_expired_and_tampered_tokens_are_rejected_with_401() {
     assert_eq!(problem(res, 401).await["code"], "missing_token");
 
     let token = app.token("auditor").await;
-    let mut claims: Claims = app.keys.verify(&token).unwrap();
+    let mut claims: Claims = app.keys.verify(&token, chrono::Utc::now()).unwrap();
     claims.iat -= 3600;
     claims.exp = chrono::Utc::now().timestamp() - 60;
     let expired = app.keys.sign(&claims).unwrap();

@@ -312,6 +312,7 @@ pub async fn spawn_server(config: Config, db_name: String, db_url: String) -> Te
         Options {
             workers: 1,
             handle_signals: false,
+            clock: aidbridge::clock::Clock::system(),
         },
     )
     .expect("build the application");

@@ -3,7 +3,8 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    data_keys, fields, person_body, problem, resident_id, spawn_app, ADULT_ID, ADULT_PHONE,
+    data_keys, fields, logged_lines_containing, person_body, problem, resident_id, spawn_app,
+    ADULT_ID, ADULT_PHONE,
 };
 
 #[tokio::test]
@@ -741,7 +742,7 @@ async fn every_supervision_read_of_personal_data_is_recorded_and_staff_reads_are
         "staff reads of their own region"
     );
     let auditor = app.token("auditor").await;
-    let claims = app.keys.verify(&auditor).unwrap();
+    let claims = app.keys.verify(&auditor, chrono::Utc::now()).unwrap();
     for path in &reads {
         assert_eq!(app.get(path, Some(&auditor)).await.status(), 200, "{path}");
     }
@@ -771,4 +772,34 @@ async fn every_supervision_read_of_personal_data_is_recorded_and_staff_reads_are
             "{action}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_unknown_stored_code_is_an_error_never_a_default() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let p = app
+        .register_person(&daoli, &person_body(ADULT_ID, "230102001001"))
+        .await;
+    let id = p["id"].as_str().unwrap();
+    // A code written by a newer build (or by hand): no CHECK guards array elements.
+    app.exec(&format!(
+        "UPDATE persons SET special_circumstances = '{{disabled,teleported}}' WHERE id = '{id}'"
+    ))
+    .await
+    .unwrap();
+    let res = app
+        .get(&format!("/api/v1/persons/{id}"), Some(&daoli))
+        .await;
+    let body = problem(res, 500).await;
+    assert_eq!(body["code"], "internal_error");
+    // The cause is logged, never sent.
+    assert!(!body.to_string().contains("teleported"));
+    let logged = logged_lines_containing("teleported");
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.contains("unknown Circumstance code")),
+        "{logged:?}"
+    );
 }

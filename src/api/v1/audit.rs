@@ -12,9 +12,9 @@ use super::Page;
 use crate::api::extract::QueryParams;
 use crate::api::AppState;
 use crate::auth::Caller;
-use crate::db::audit::{self, AuditFilter, AuditRow};
-use crate::domain::role::Role;
+use crate::db::audit::{AuditFilter, AuditRow};
 use crate::error::ApiError;
+use crate::service::audit;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_audit_events).service(verify_audit_chain);
@@ -106,12 +106,11 @@ async fn list_audit_events(
     state: web::Data<AppState>,
     QueryParams(q): QueryParams<AuditQuery>,
 ) -> Result<web::Json<Page<AuditEvent>>, ApiError> {
-    caller.require_any(&[Role::Auditor])?;
     let limit = q.limit.unwrap_or(50);
-    let mut conn = state.pool.get().await?;
     let rows = audit::list(
-        &mut conn,
-        &AuditFilter {
+        &state.ctx,
+        &caller,
+        AuditFilter {
             entity_type: q.entity_type,
             entity_id: q.entity_id,
             actor_id: q.actor_id,
@@ -160,9 +159,7 @@ async fn verify_audit_chain(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<web::Json<ChainVerification>, ApiError> {
-    caller.require_any(&[Role::Auditor])?;
-    let mut conn = state.pool.get().await?;
-    let report = audit::verify(&mut conn).await?;
+    let report = audit::verify(&state.ctx, &caller).await?;
     Ok(web::Json(ChainVerification {
         intact: report.first_broken.is_none(),
         checked: report.checked,

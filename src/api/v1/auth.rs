@@ -10,9 +10,10 @@ use uuid::Uuid;
 use crate::api::extract::{parse_json, read_body, BodyLimit};
 use crate::api::AppState;
 use crate::auth::token::TokenKeys;
-use crate::auth::{password, Caller, PrincipalKind};
-use crate::db::{organizations, throttle, users};
+use crate::auth::Caller;
+use crate::domain::organization::OrganizationKind;
 use crate::error::ApiError;
+use crate::service::sign_in::{self, Credentials, Outcome};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(issue_token).service(me);
@@ -67,8 +68,8 @@ fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> Ht
     })
 }
 
-fn locked_out(until: chrono::DateTime<chrono::Utc>, error: &'static str) -> HttpResponse {
-    let secs = (until - chrono::Utc::now()).num_seconds().max(1);
+fn locked_out(secs: i64, error: &'static str) -> HttpResponse {
+    let secs = secs.max(1);
     let mut res = oauth_error(
         StatusCode::TOO_MANY_REQUESTS,
         error,
@@ -172,95 +173,47 @@ async fn issue_token(
     }
 }
 
-fn token_response(keys: &TokenKeys, token: String, roles: &[String]) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(TokenResponse {
-            access_token: token,
-            token_type: "Bearer",
-            expires_in: keys.ttl_seconds,
-            scope: roles.join(" "),
-        })
-}
-
-async fn check_secret(secret: String, hash: Option<String>) -> Result<bool, ApiError> {
-    web::block(move || password::verify(&secret, hash.as_deref()))
-        .await
-        .map_err(ApiError::internal)
-}
-
-/// A user or API client as far as signing in needs it.
-struct Principal {
-    id: Uuid,
-    typ: &'static str,
-    organization_id: Uuid,
-    secret_hash: String,
-    roles: Vec<String>,
-    region: String,
-    enabled: bool,
-    /// Suspended organisations' members and clients cannot sign in.
-    organization_active: bool,
-}
-
-/// How a grant reports failure (RFC 6749 §5.2).
+/// How a refused grant is answered: RFC 6749 says which error and status fit each grant.
 struct GrantFailure {
     status: StatusCode,
     error: &'static str,
     description: &'static str,
 }
 
-/// The one sign-in procedure of both grants: lock-out check, constant-work secret check,
-/// failure counting, and the token.
-async fn sign_in(
+async fn grant(
     state: &AppState,
     keys: &TokenKeys,
-    throttle_key: String,
-    secret: &str,
-    lookup: impl AsyncFnOnce(&mut crate::db::Conn) -> Result<Option<Principal>, ApiError>,
+    creds: Credentials<'_>,
     failure: GrantFailure,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    if let Some(until) = throttle::locked_until(&mut conn, &throttle_key).await? {
-        return Ok(locked_out(until, failure.error));
+    match sign_in::sign_in(&state.ctx, keys, creds).await? {
+        Outcome::Issued {
+            access_token,
+            roles,
+            expires_in,
+        } => Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(TokenResponse {
+                access_token,
+                token_type: "Bearer",
+                expires_in,
+                scope: roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            })),
+        Outcome::Refused => Ok(oauth_error(
+            failure.status,
+            failure.error,
+            failure.description,
+        )),
+        Outcome::LockedOut { until } => Ok(locked_out(
+            (until - state.ctx.clock.now()).num_seconds(),
+            failure.error,
+        )),
     }
-    let principal = lookup(&mut conn).await?;
-    let verified = check_secret(
-        secret.to_owned(),
-        principal.as_ref().map(|p| p.secret_hash.clone()),
-    )
-    .await?;
-    let principal = match principal {
-        Some(p) if verified && p.enabled && p.organization_active => p,
-        _ => {
-            let c = &state.config;
-            throttle::record_failure(
-                &mut conn,
-                &throttle_key,
-                c.login_max_failures,
-                c.login_window_seconds,
-                c.login_lockout_seconds,
-            )
-            .await?;
-            log::info!("sign-in failed for {throttle_key}");
-            return Ok(oauth_error(
-                failure.status,
-                failure.error,
-                failure.description,
-            ));
-        }
-    };
-    throttle::clear(&mut conn, &throttle_key).await?;
-    let token = keys
-        .issue(
-            principal.id,
-            principal.typ,
-            principal.organization_id,
-            principal.roles.clone(),
-            principal.region,
-        )
-        .map_err(ApiError::internal)?;
-    Ok(token_response(keys, token, &principal.roles))
 }
 
 async fn password_grant(
@@ -268,7 +221,7 @@ async fn password_grant(
     keys: &TokenKeys,
     tr: &TokenRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (Some(username), Some(secret)) = (tr.username.as_deref(), tr.password.as_deref()) else {
+    let (Some(username), Some(password)) = (tr.username.as_deref(), tr.password.as_deref()) else {
         return Ok(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -276,36 +229,16 @@ async fn password_grant(
         ));
     };
     let username = username.trim().to_ascii_lowercase();
-    let lookup = async |conn: &mut crate::db::Conn| {
-        let Some(u) = users::find_user_by_name(conn, &username).await? else {
-            return Ok(None);
-        };
-        let org = organizations::find(conn, u.organization_id).await?;
-        Ok(Some(Principal {
-            id: u.id,
-            typ: "user",
-            organization_id: u.organization_id,
-            secret_hash: u.password_hash,
-            roles: u.roles,
-            region: u.region_code,
-            enabled: u.enabled,
-            organization_active: org.is_some_and(|o| o.status == "active"),
-        }))
-    };
     let failure = GrantFailure {
         status: StatusCode::BAD_REQUEST,
         error: "invalid_grant",
         description: "the username or password is wrong",
     };
-    sign_in(
-        state,
-        keys,
-        format!("user:{username}"),
-        secret,
-        lookup,
-        failure,
-    )
-    .await
+    let creds = Credentials::User {
+        username: &username,
+        password,
+    };
+    grant(state, keys, creds, failure).await
 }
 
 async fn client_grant(
@@ -321,37 +254,15 @@ async fn client_grant(
             "client authentication is required",
         ));
     };
-    let lookup = async |conn: &mut crate::db::Conn| {
-        let Some(c) = users::find_client_by_client_id(conn, client_id).await? else {
-            return Ok(None);
-        };
-        // A client acts for its organisation, with that organisation's region.
-        let org = organizations::find(conn, c.organization_id).await?;
-        Ok(Some(Principal {
-            id: c.id,
-            typ: "client",
-            organization_id: c.organization_id,
-            secret_hash: c.secret_hash,
-            roles: c.roles,
-            region: org
-                .as_ref()
-                .map(|o| o.region_code.clone())
-                .unwrap_or_default(),
-            enabled: c.enabled,
-            organization_active: org.is_some_and(|o| o.status == "active"),
-        }))
-    };
     let failure = GrantFailure {
         status: StatusCode::UNAUTHORIZED,
         error: "invalid_client",
         description: "client authentication failed",
     };
-    sign_in(
+    grant(
         state,
         keys,
-        format!("client:{client_id}"),
-        secret,
-        lookup,
+        Credentials::Client { client_id, secret },
         failure,
     )
     .await
@@ -361,7 +272,7 @@ async fn client_grant(
 pub struct OrganizationRef {
     pub id: Uuid,
     pub name: String,
-    pub kind: String,
+    pub kind: OrganizationKind,
 }
 
 /// Who the caller is (当前用户).
@@ -390,39 +301,16 @@ pub struct Me {
 )]
 #[get("/me")]
 async fn me(caller: Caller, state: web::Data<AppState>) -> Result<web::Json<Me>, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let org = organizations::find(&mut conn, caller.organization_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized("invalid_token", "the token's organisation no longer exists")
-        })?;
-    let (name, display_name) = match caller.kind {
-        PrincipalKind::User => {
-            let u = users::find_user(&mut conn, caller.id)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::unauthorized("invalid_token", "the token's user no longer exists")
-                })?;
-            (u.username, u.display_name)
-        }
-        PrincipalKind::Client => {
-            let c = users::find_client(&mut conn, caller.id)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::unauthorized("invalid_token", "the token's client no longer exists")
-                })?;
-            (c.client_id, c.name)
-        }
-    };
+    let who = sign_in::identity(&state.ctx, &caller).await?;
     Ok(web::Json(Me {
         id: caller.id,
         kind: caller.kind.as_str(),
-        name,
-        display_name,
+        name: who.name,
+        display_name: who.display_name,
         organization: OrganizationRef {
-            id: org.id,
-            name: org.name,
-            kind: org.kind,
+            id: who.organization.id,
+            name: who.organization.name,
+            kind: who.organization.kind,
         },
         roles: caller.roles.clone(),
         region: caller.region.clone(),

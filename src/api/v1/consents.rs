@@ -5,30 +5,23 @@ use actix_web::http::header;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use std::collections::BTreeSet;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use super::scope::{load_person, record_supervision_read, require_staff};
-use crate::api::extract::{JsonBody, RequestMeta};
+use crate::api::extract::JsonBody;
 use crate::api::AppState;
 use crate::auth::Caller;
-use crate::db::audit::{self, NewAuditEvent};
-use crate::db::consents::{self, ConsentRow, NewConsent};
-use crate::db::organizations;
+use crate::db::consents::ConsentRow;
 use crate::domain::consent::{
-    needs_guardian, status, ConsentMethod, ConsentStatus, DataCategory, GivenBy, Purpose,
+    status, ConsentMethod, ConsentStatus, DataCategory, GivenBy, Purpose,
 };
-use crate::domain::organization::OrganizationKind;
-use crate::domain::parse_or;
 use crate::domain::region::RegionCode;
 use crate::domain::resident_id::{self, ResidentId};
 use crate::domain::role::Role;
 use crate::error::{ApiError, FieldError};
 use crate::privacy::{DataKeys, Field};
-use crate::with_transaction;
+use crate::service::consents::{self, GuardianFacts, NewConsentInput};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_consent)
@@ -124,7 +117,7 @@ pub struct Consent {
     pub created_at: DateTime<Utc>,
 }
 
-fn consent_view(r: &ConsentRow, keys: &DataKeys) -> Consent {
+fn consent_view(r: &ConsentRow, keys: &DataKeys, now: DateTime<Utc>) -> Consent {
     let guardian = match (&r.guardian_name, &r.guardian_id_number_encrypted) {
         (Some(name), Some(enc)) => Some(Guardian {
             name: name.clone(),
@@ -143,23 +136,19 @@ fn consent_view(r: &ConsentRow, keys: &DataKeys) -> Consent {
             organization_id: r.recipient_organization_id,
             region_code: r.recipient_region_code.clone(),
         },
-        purposes: r.purposes.iter().filter_map(|p| p.parse().ok()).collect(),
-        data_categories: r
-            .data_categories
-            .iter()
-            .filter_map(|c| c.parse().ok())
-            .collect(),
-        method: parse_or(&r.method, ConsentMethod::Written),
+        purposes: r.purposes.clone(),
+        data_categories: r.data_categories.clone(),
+        method: r.method,
         notice_version: r.notice_version.clone(),
         notice_sha256: r.notice_sha256.clone(),
         evidence_ref: r.evidence_ref.clone(),
-        given_by: parse_or(&r.given_by, GivenBy::Subject),
+        given_by: r.given_by,
         guardian,
         given_at: r.given_at,
         expires_at: r.expires_at,
         withdrawn_at: r.withdrawn_at,
         withdrawal_reason: r.withdrawal_reason.clone(),
-        status: status(&r.facts(), Utc::now()),
+        status: status(&r.facts(), now),
         recorded_by_organization_id: r.recorded_by_organization_id,
         created_at: r.created_at,
     }
@@ -226,6 +215,7 @@ fn check_consent(
             ));
         }
     }
+    let today = crate::domain::time::local_date(now);
     let mut guardian_id = None;
     match (body.given_by, &body.guardian) {
         (GivenBy::Guardian, None) => errors.push(FieldError::new(
@@ -233,8 +223,8 @@ fn check_consent(
             "required",
             "name the guardian who gave consent",
         )),
-        (GivenBy::Guardian, Some(g)) => match ResidentId::parse(&g.id_number, now.date_naive()) {
-            Ok(id) if id.age_on(now.date_naive()) < 18 => errors.push(FieldError::new(
+        (GivenBy::Guardian, Some(g)) => match ResidentId::parse(&g.id_number, today) {
+            Ok(id) if id.age_on(today) < 18 => errors.push(FieldError::new(
                 "guardian.id_number",
                 "guardian_minor",
                 "a guardian must be an adult",
@@ -256,14 +246,6 @@ fn check_consent(
     guardian_id
 }
 
-fn dedup<T: Ord + Copy>(v: &[T]) -> Vec<T> {
-    v.iter()
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
-}
-
 /// Record a person's consent (记录知情同意). Civil-affairs staff of the person's region.
 ///
 /// One recipient per consent (PIPL art. 23): a named organisation with the data categories it
@@ -283,117 +265,48 @@ fn dedup<T: Ord + Copy>(v: &[T]) -> Vec<T> {
 #[post("/persons/{id}/consents")]
 async fn create_consent(
     caller: Caller,
-    meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
     let (body, mut errors) = body.parse::<CreateConsent>()?;
-    let now = Utc::now();
+    let now = state.ctx.clock.now();
     let guardian_id = check_consent(&body, now, &mut errors);
     ApiError::check(errors)?;
-    let keys = state.data_keys.clone();
-    let person_id = id.into_inner();
-    let row = with_transaction!(&state.pool, async move |conn| {
-        let person = load_person(conn, person_id).await?;
-        require_staff(&caller, &person)?;
-        let given_at = body.given_at.unwrap_or(now);
-        if needs_guardian(person.birth_date, given_at.date_naive())
-            && body.given_by != GivenBy::Guardian
-        {
-            return Err(ApiError::field(
-                "given_by",
-                "guardian_required",
-                "the person is under 14: consent must be given by a guardian (PIPL art. 31)",
-            ));
-        }
-        if let Some(org_id) = body.recipient.organization_id {
-            let org = organizations::find(conn, org_id).await?;
-            let ok = org.as_ref().is_some_and(|o| {
-                o.status == "active"
-                    && matches!(
-                        parse_or(&o.kind, OrganizationKind::Other),
-                        OrganizationKind::Charity
-                            | OrganizationKind::CharityFederation
-                            | OrganizationKind::RedCross
-                            | OrganizationKind::SocialWorkAgency
-                    )
-            });
-            if !ok {
-                return Err(ApiError::field(
-                    "recipient.organization_id",
-                    "not_a_charity",
-                    "the recipient must be an active charity organisation",
-                ));
-            }
-        }
-        let (guardian_enc, guardian_hash) = match &guardian_id {
-            Some(g) => (
-                Some(
-                    keys.encrypt(Field::GuardianIdNumber, g.expose())
-                        .map_err(ApiError::internal)?,
-                ),
-                Some(keys.blind_index(g.expose())),
-            ),
-            None => (None, None),
-        };
-        let row = consents::insert(
-            conn,
-            &NewConsent {
-                id: Uuid::now_v7(),
-                person_id,
-                recipient_organization_id: body.recipient.organization_id,
-                recipient_region_code: body
-                    .recipient
-                    .region_code
-                    .as_deref()
-                    .and_then(|r| RegionCode::parse(r).ok())
-                    .map(RegionCode::into_string),
-                purposes: dedup(&body.purposes)
-                    .iter()
-                    .map(|p| p.as_str().to_owned())
-                    .collect(),
-                data_categories: dedup(&body.data_categories)
-                    .iter()
-                    .map(|c| c.as_str().to_owned())
-                    .collect(),
-                method: body.method.as_str().to_owned(),
-                notice_version: body.notice_version.clone(),
-                notice_sha256: body.notice_sha256.clone(),
-                evidence_ref: body.evidence_ref.clone(),
-                given_by: body.given_by.as_str().to_owned(),
-                guardian_name: body.guardian.as_ref().map(|g| g.name.clone()),
-                guardian_relation: body.guardian.as_ref().map(|g| g.relation.clone()),
-                guardian_id_number_encrypted: guardian_enc,
-                guardian_id_number_hash: guardian_hash,
-                given_at,
-                expires_at: body.expires_at,
-                recorded_by_organization_id: caller.organization_id,
-                recorded_by: caller.id,
-            },
-        )
-        .await?;
-        audit::append(
-            conn,
-            NewAuditEvent::by(&caller, &meta, "consent.create", "consent", row.id).details(json!({
-                "person_id": person_id,
-                "recipient_organization_id": row.recipient_organization_id,
-                "recipient_region_code": row.recipient_region_code,
-                "purposes": row.purposes,
-                "data_categories": row.data_categories,
-                "given_by": row.given_by,
-            })),
-        )
-        .await?;
-        Ok(row)
-    })?;
+    let input = NewConsentInput {
+        recipient_organization_id: body.recipient.organization_id,
+        recipient_region_code: body
+            .recipient
+            .region_code
+            .as_deref()
+            .and_then(|r| RegionCode::parse(r).ok())
+            .map(RegionCode::into_string),
+        purposes: body.purposes,
+        data_categories: body.data_categories,
+        method: body.method,
+        notice_version: body.notice_version,
+        notice_sha256: body.notice_sha256,
+        evidence_ref: body.evidence_ref,
+        given_by: body.given_by,
+        guardian: match (body.guardian, guardian_id) {
+            (Some(g), Some(id)) => Some(GuardianFacts {
+                name: g.name,
+                relation: g.relation,
+                id,
+            }),
+            _ => None,
+        },
+        given_at: body.given_at.unwrap_or(now),
+        expires_at: body.expires_at,
+    };
+    let row = consents::record(&state.ctx, &caller, id.into_inner(), input).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
             format!("/api/v1/persons/{}/consents", row.person_id),
         ))
-        .json(consent_view(&row, &state.data_keys)))
+        .json(consent_view(&row, &state.ctx.keys, now)))
 }
 
 /// A person's consents, newest first. Civil-affairs staff of the region and auditors.
@@ -409,31 +322,14 @@ async fn create_consent(
 #[get("/persons/{id}/consents")]
 async fn list_consents(
     caller: Caller,
-    meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<web::Json<Vec<Consent>>, ApiError> {
-    caller.require_any(&[Role::CivilAffairs, Role::Auditor])?;
-    let mut conn = state.pool.get().await?;
-    let person = load_person(&mut conn, id.into_inner()).await?;
-    if !caller.has(Role::Auditor) {
-        require_staff(&caller, &person)?;
-    }
-    let rows = consents::of_person(&mut conn, person.id).await?;
-    drop(conn);
-    record_supervision_read(
-        &state.pool,
-        &caller,
-        &meta,
-        "consent.read",
-        "person",
-        Some(person.id),
-        json!({}),
-    )
-    .await?;
+    let rows = consents::of_person(&state.ctx, &caller, id.into_inner()).await?;
+    let now = state.ctx.clock.now();
     Ok(web::Json(
         rows.iter()
-            .map(|r| consent_view(r, &state.data_keys))
+            .map(|r| consent_view(r, &state.ctx.keys, now))
             .collect(),
     ))
 }
@@ -477,51 +373,17 @@ pub struct Withdrawal {
 #[post("/consents/{id}/withdraw")]
 async fn withdraw_consent(
     caller: Caller,
-    meta: RequestMeta,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
     body: JsonBody,
 ) -> Result<web::Json<Withdrawal>, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
     let body: WithdrawConsent = body.valid()?;
-    let consent_id = id.into_inner();
-    let (row, still_covered) = with_transaction!(&state.pool, async move |conn| {
-        let current = consents::find_for_update(conn, consent_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("consent"))?;
-        let person = load_person(conn, current.person_id).await?;
-        require_staff(&caller, &person).map_err(|_| ApiError::not_found("consent"))?;
-        let now = Utc::now();
-        let row = consents::withdraw(conn, consent_id, now, body.reason.as_deref())
-            .await?
-            .ok_or_else(|| {
-                ApiError::conflict("already_withdrawn", "this consent was already withdrawn")
-            })?;
-        let same_recipient = |c: &ConsentRow| {
-            c.id != row.id
-                && c.recipient_organization_id == row.recipient_organization_id
-                && c.recipient_region_code == row.recipient_region_code
-                && status(&c.facts(), now) == ConsentStatus::Given
-        };
-        let still_covered = consents::of_person(conn, row.person_id)
-            .await?
-            .iter()
-            .any(same_recipient);
-        audit::append(
-            conn,
-            NewAuditEvent::by(&caller, &meta, "consent.withdraw", "consent", row.id)
-                .reason(body.reason.clone())
-                .details(
-                    json!({"person_id": row.person_id, "recipient_access_ended": !still_covered}),
-                ),
-        )
-        .await?;
-        Ok((row, still_covered))
-    })?;
+    let w = consents::withdraw(&state.ctx, &caller, id.into_inner(), body.reason).await?;
     Ok(web::Json(Withdrawal {
-        consent: consent_view(&row, &state.data_keys),
+        consent: consent_view(&w.consent, &state.ctx.keys, state.ctx.clock.now()),
         effects: WithdrawalEffects {
-            recipient_access_ended: !still_covered,
+            recipient_access_ended: w.recipient_access_ended,
             referrals_cancelled: Vec::new(),
         },
     }))

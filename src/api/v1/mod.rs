@@ -6,10 +6,11 @@ pub mod consents;
 pub mod needs;
 pub mod organizations;
 pub mod persons;
-pub mod scope;
 
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::error::ApiError;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     auth::configure(cfg);
@@ -47,5 +48,20 @@ impl<T> Page<T> {
             items: rows.into_iter().map(view).collect(),
             next_cursor,
         }
+    }
+}
+
+/// A `region` query parameter is a region-code prefix: up to 12 digits.
+pub fn check_region_param(region: Option<&str>) -> Result<(), ApiError> {
+    match region {
+        Some(r) if r.is_empty() || r.len() > 12 || !r.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(ApiError::bad_parameter(
+                "invalid_query",
+                "region",
+                "invalid_region_code",
+                "a region code prefix has up to 12 digits",
+            ))
+        }
+        _ => Ok(()),
     }
 }

@@ -1,0 +1,200 @@
+//! Sign-in (OAuth 2.0 password and client-credentials grants): the secret is checked without
+//! holding a database connection, failures are counted per principal, a lock-out answers until
+//! it ends, and a token is issued only for an enabled principal of an active organisation.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Context, Error, Result};
+use crate::auth::token::TokenKeys;
+use crate::auth::{password, Caller, PrincipalKind};
+use crate::db::organizations::OrganizationRow;
+use crate::db::{organizations, throttle, users};
+use crate::domain::organization::OrganizationStatus;
+use crate::domain::role::Role;
+
+/// What the caller signs in with.
+pub enum Credentials<'a> {
+    User {
+        username: &'a str,
+        password: &'a str,
+    },
+    Client {
+        client_id: &'a str,
+        secret: &'a str,
+    },
+}
+
+pub enum Outcome {
+    Issued {
+        access_token: String,
+        roles: Vec<Role>,
+        expires_in: i64,
+    },
+    /// Wrong name or secret, disabled, or its organisation suspended: one answer for all.
+    Refused,
+    LockedOut {
+        until: DateTime<Utc>,
+    },
+}
+
+struct Principal {
+    id: Uuid,
+    kind: PrincipalKind,
+    organization_id: Uuid,
+    secret_hash: String,
+    roles: Vec<Role>,
+    region: String,
+    enabled: bool,
+    organization_active: bool,
+}
+
+fn is_active(org: &Option<OrganizationRow>) -> bool {
+    org.as_ref()
+        .is_some_and(|o| o.status == OrganizationStatus::Active)
+}
+
+async fn find_principal(
+    conn: &mut crate::db::Conn,
+    creds: &Credentials<'_>,
+) -> Result<Option<Principal>> {
+    Ok(match creds {
+        Credentials::User { username, .. } => {
+            let Some(u) = users::find_user_by_name(conn, username).await? else {
+                return Ok(None);
+            };
+            let org = organizations::find(conn, u.organization_id).await?;
+            Some(Principal {
+                id: u.id,
+                kind: PrincipalKind::User,
+                organization_id: u.organization_id,
+                secret_hash: u.password_hash,
+                roles: u.roles,
+                region: u.region_code,
+                enabled: u.enabled,
+                organization_active: is_active(&org),
+            })
+        }
+        Credentials::Client { client_id, .. } => {
+            let Some(c) = users::find_client_by_client_id(conn, client_id).await? else {
+                return Ok(None);
+            };
+            // A client acts for its organisation, with that organisation's region.
+            let org = organizations::find(conn, c.organization_id).await?;
+            Some(Principal {
+                id: c.id,
+                kind: PrincipalKind::Client,
+                organization_id: c.organization_id,
+                secret_hash: c.secret_hash,
+                roles: c.roles,
+                region: org
+                    .as_ref()
+                    .map(|o| o.region_code.clone())
+                    .unwrap_or_default(),
+                enabled: c.enabled,
+                organization_active: is_active(&org),
+            })
+        }
+    })
+}
+
+/// Checks the credentials and issues an access token.
+pub async fn sign_in(ctx: &Context, keys: &TokenKeys, creds: Credentials<'_>) -> Result<Outcome> {
+    let (throttle_key, secret) = match &creds {
+        Credentials::User { username, password } => (format!("user:{username}"), *password),
+        Credentials::Client { client_id, secret } => (format!("client:{client_id}"), *secret),
+    };
+    let now = ctx.clock.now();
+    let principal = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        if let Some(until) = throttle::locked_until(&mut conn, &throttle_key, now).await? {
+            return Ok(Outcome::LockedOut { until });
+        }
+        find_principal(&mut conn, &creds).await?
+    };
+    let hash = principal.as_ref().map(|p| p.secret_hash.clone());
+    let secret = secret.to_owned();
+    // The hash runs (also for unknown names, against a dummy) without a pooled connection held.
+    let verified = tokio::task::spawn_blocking(move || password::verify(&secret, hash.as_deref()))
+        .await
+        .map_err(Error::internal)?;
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let principal = match principal {
+        Some(p) if verified && p.enabled && p.organization_active => p,
+        _ => {
+            let c = &ctx.config;
+            throttle::record_failure(
+                &mut conn,
+                &throttle_key,
+                c.login_max_failures,
+                c.login_window_seconds,
+                c.login_lockout_seconds,
+                now,
+            )
+            .await?;
+            log::info!("sign-in failed for {throttle_key}");
+            return Ok(Outcome::Refused);
+        }
+    };
+    throttle::clear(&mut conn, &throttle_key).await?;
+    let roles: Vec<String> = principal
+        .roles
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    let access_token = keys
+        .issue(
+            principal.id,
+            principal.kind.as_str(),
+            principal.organization_id,
+            roles,
+            principal.region,
+            now,
+        )
+        .map_err(Error::internal)?;
+    Ok(Outcome::Issued {
+        access_token,
+        roles: principal.roles,
+        expires_in: keys.ttl_seconds,
+    })
+}
+
+/// Who the caller is: its name, display name and organisation.
+pub struct Identity {
+    pub name: String,
+    pub display_name: String,
+    pub organization: OrganizationRow,
+}
+
+/// Looks the caller up; a principal or organisation that no longer exists ends the session.
+pub async fn identity(ctx: &Context, caller: &Caller) -> Result<Identity> {
+    let gone = |what: &str| {
+        Error::unauthorized(
+            "invalid_token",
+            format!("the token's {what} no longer exists"),
+        )
+    };
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let organization = organizations::find(&mut conn, caller.organization_id)
+        .await?
+        .ok_or_else(|| gone("organisation"))?;
+    let (name, display_name) = match caller.kind {
+        PrincipalKind::User => {
+            let u = users::find_user(&mut conn, caller.id)
+                .await?
+                .ok_or_else(|| gone("user"))?;
+            (u.username, u.display_name)
+        }
+        PrincipalKind::Client => {
+            let c = users::find_client(&mut conn, caller.id)
+                .await?
+                .ok_or_else(|| gone("client"))?;
+            (c.client_id, c.name)
+        }
+    };
+    Ok(Identity {
+        name,
+        display_name,
+        organization,
+    })
+}
