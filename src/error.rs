@@ -15,6 +15,118 @@ pub type ApiError = crate::service::Error;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
+/// Every problem `code` the API answers, with its status and meaning. Stable: clients branch on
+/// these. A test fails when the code uses one that is not listed here, or lists one never used.
+pub const PROBLEM_CODES: &[(&str, u16, &str)] = &[
+    ("malformed_json", 400, "the body is not valid JSON"),
+    ("unreadable_body", 400, "the body could not be read"),
+    (
+        "invalid_query",
+        400,
+        "a query parameter cannot be read or is out of range; `errors` names it",
+    ),
+    (
+        "invalid_path_parameter",
+        400,
+        "a path parameter is malformed (not a UUID); `errors` names it",
+    ),
+    ("missing_token", 401, "no `Authorization: Bearer` token"),
+    (
+        "invalid_token",
+        401,
+        "the token is not valid, or its principal no longer exists",
+    ),
+    ("token_expired", 401, "the token has expired; get a new one"),
+    (
+        "forbidden",
+        403,
+        "the caller's role or region does not allow this",
+    ),
+    (
+        "not_found",
+        404,
+        "no such resource within the caller's reach",
+    ),
+    ("route_not_found", 404, "no such path"),
+    (
+        "method_not_allowed",
+        405,
+        "the path exists with other methods (see `Allow`)",
+    ),
+    (
+        "duplicate",
+        409,
+        "a record with this value exists; `field` names it",
+    ),
+    (
+        "duplicate_person",
+        409,
+        "this ID number is registered; `existing_id` when the caller may see the person",
+    ),
+    (
+        "illegal_transition",
+        409,
+        "the current state does not allow this; `from` and `to` name the states",
+    ),
+    (
+        "concurrent_update",
+        409,
+        "another request changed the same record meanwhile; reload and retry",
+    ),
+    (
+        "already_withdrawn",
+        409,
+        "the consent was already withdrawn",
+    ),
+    (
+        "payload_too_large",
+        413,
+        "the body is larger than the limit",
+    ),
+    (
+        "unsupported_media_type",
+        415,
+        "send the body as application/json",
+    ),
+    (
+        "validation_failed",
+        422,
+        "fields break rules; `errors` lists each with a code",
+    ),
+    (
+        "reference_not_found",
+        422,
+        "a referenced record does not exist",
+    ),
+    (
+        "constraint_violated",
+        422,
+        "the data breaks a rule of the register",
+    ),
+    (
+        "internal_error",
+        500,
+        "an unexpected error; logged with the request id, no internals shown",
+    ),
+    (
+        "service_unavailable",
+        503,
+        "the database is unreachable; retry after `Retry-After` seconds",
+    ),
+];
+
+/// The catalogue as Markdown, for the OpenAPI document.
+pub fn code_catalogue() -> String {
+    let mut s = String::from(
+        "Stable error code; clients branch on this, not on `detail` (whose language follows \
+         `Accept-Language`).\n\n| code | status | meaning |\n|---|---|---|\n",
+    );
+    for (code, status, meaning) in PROBLEM_CODES {
+        s.push_str(&format!("| `{code}` | {status} | {meaning} |\n"));
+    }
+    s
+}
+
 /// RFC 9457 problem details (问题详情), the body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -103,6 +215,78 @@ mod tests {
         assert_eq!(p.r#type, "urn:aidbridge:problem:validation_failed");
         assert_eq!(p.errors[0].field, "uscc");
         assert_eq!(p.detail, "uscc: wrong");
+    }
+
+    /// The codes the source passes to the error constructors.
+    fn codes_in_source() -> std::collections::BTreeSet<String> {
+        fn scan(dir: &std::path::Path, out: &mut std::collections::BTreeSet<String>) {
+            for entry in std::fs::read_dir(dir).expect("readable source folder") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    scan(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).expect("readable source");
+                    let openers = [
+                        "conflict(",
+                        "bad_request(",
+                        "unauthorized(",
+                        "unprocessable(",
+                        "bad_parameter(",
+                    ];
+                    for opener in openers {
+                        for (i, _) in text.match_indices(opener) {
+                            out.extend(literal_after(&text[i + opener.len()..]));
+                        }
+                    }
+                    for (i, _) in text.match_indices("Kind::") {
+                        let rest = &text[i..];
+                        if let Some(comma) = rest.find(',').filter(|c| *c < 40) {
+                            if text[..i].trim_end().ends_with("new(") {
+                                out.extend(literal_after(&rest[comma + 1..]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        fn literal_after(s: &str) -> Option<String> {
+            let s = s.trim_start().strip_prefix('"')?;
+            let end = s.find('"')?;
+            let lit = &s[..end];
+            lit.bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_')
+                .then(|| lit.to_owned())
+        }
+        let mut out = std::collections::BTreeSet::new();
+        scan(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn every_problem_code_is_in_the_catalogue_and_every_listed_one_is_used() {
+        let used = codes_in_source();
+        let listed: std::collections::BTreeSet<String> = PROBLEM_CODES
+            .iter()
+            .map(|(c, _, _)| c.to_string())
+            .collect();
+        assert!(used.len() > 15, "the scan found too little: {used:?}");
+        let unlisted: Vec<_> = used.difference(&listed).collect();
+        let unused: Vec<_> = listed.difference(&used).collect();
+        assert!(unlisted.is_empty(), "add to PROBLEM_CODES: {unlisted:?}");
+        assert!(unused.is_empty(), "never answered: {unused:?}");
+        let conventions = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/API-CONVENTIONS.md"),
+        )
+        .expect("docs/API-CONVENTIONS.md");
+        for (code, status, _) in PROBLEM_CODES {
+            assert!(
+                conventions.contains(&format!("| `{code}` | {status} |")),
+                "docs/API-CONVENTIONS.md lacks {code}"
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! The OpenAPI document: info, tags, security schemes, and the problem responses every
 //! operation may return. Paths are collected from the handlers by utoipa-actix-web.
 
-use utoipa::openapi::response::{Response, ResponseBuilder};
+use serde_json::{json, Value};
 use utoipa::openapi::security::{
     ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
-use utoipa::openapi::{Content, OpenApi as Spec, Ref, RefOr};
+use utoipa::openapi::OpenApi as Spec;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
@@ -16,8 +16,8 @@ pub const TOKEN_URL: &str = "/api/v1/auth/token";
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "AidBridge (善桥) API",
-        description = "Links government social assistance (政府救助) with charity aid (慈善帮扶) in Heilongjiang: \
+        title = "AidBridge API",
+        description = "AidBridge (善桥) links government social assistance (政府救助) with charity aid (慈善帮扶) in Heilongjiang: \
 referral (转介), leads (线索), two-way information exchange, projects, funds, disclosure and supervision.\n\n\
 Sign in with **Authorize** (OAuth2 password flow, or client credentials for systems), or send \
 `Authorization: Bearer <token>` from `POST /api/v1/auth/token`. Errors are RFC 9457 \
@@ -25,6 +25,7 @@ Sign in with **Authorize** (OAuth2 password flow, or client credentials for syst
 Money is integer fen; times are RFC 3339 UTC; ids are UUIDs.",
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
+    servers((url = "/", description = "This server")),
     tags(
         (name = "service", description = "Health, readiness and metrics (服务状态)"),
         (name = "auth", description = "Tokens and the current caller (认证)"),
@@ -60,43 +61,76 @@ fn add_security_schemes(api: &mut Spec) {
     );
 }
 
-fn problem_response(description: &str) -> RefOr<Response> {
-    RefOr::T(
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                PROBLEM_CONTENT_TYPE,
-                Content::new(Some(Ref::from_schema_name("Problem"))),
-            )
-            .build(),
-    )
+/// Operations that never touch the database (no 503).
+const WITHOUT_DATABASE: &[&str] = &["healthz", "metrics"];
+
+fn problem_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    })
 }
 
-/// Gives every operation its error responses: problem+json bodies for its own 4XX/5XX, plus
-/// 401/403 where a token is needed and 500/503 everywhere.
-fn add_problem_responses(api: &mut Spec) {
-    for item in api.paths.paths.values_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ];
-        for op in ops.into_iter().flatten() {
-            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
-            let responses = &mut op.responses.responses;
-            let mut defaults = vec![
-                ("500", "Unexpected error; logged, no internals in the body"),
-                (
+/// Gives every operation the problem responses it can give, from what it takes: a token
+/// (401, 403), path parameters (400, 404), query parameters (400), a JSON body (400, 413, 415,
+/// 422), the database (503), and 500 everywhere. A handler's own description wins; a test walks
+/// the routes and fails when the server answers a status the document does not list.
+/// Operations without a token say so (`security: []`).
+fn add_problem_responses(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let secured = op
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| !s.is_empty());
+            if !secured {
+                op["security"] = json!([]);
+            }
+            let params = op.get("parameters").and_then(Value::as_array);
+            let in_place =
+                |place: &str| params.is_some_and(|ps| ps.iter().any(|p| p["in"] == place));
+            let (in_path, in_query) = (in_place("path"), in_place("query"));
+            let json_body = op
+                .pointer("/requestBody/content/application~1json")
+                .is_some();
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            let mut defaults = vec![("500", "Unexpected error; logged, no internals in the body")];
+            if !WITHOUT_DATABASE.contains(&id.as_str()) {
+                defaults.push((
                     "503",
                     "Database unavailable; retry after Retry-After seconds",
-                ),
-            ];
+                ));
+            }
             if secured {
                 defaults.push(("401", "Missing, invalid or expired access token"));
                 defaults.push(("403", "The caller's role or scope does not allow this"));
             }
+            if in_path {
+                defaults.push(("400", "A path parameter is malformed (named in `errors`)"));
+                defaults.push(("404", "No such resource within the caller's reach"));
+            }
+            if in_query {
+                defaults.push((
+                    "400",
+                    "A query parameter cannot be read or is out of range (named in `errors`)",
+                ));
+            }
+            if json_body {
+                defaults.push(("400", "The body is not valid JSON"));
+                defaults.push(("413", "The body is larger than the configured limit"));
+                defaults.push(("415", "The body is not application/json"));
+                defaults.push(("422", "A field breaks a rule (each named in `errors`)"));
+            }
+            let responses = op["responses"].as_object_mut().expect("responses");
             for (status, description) in defaults {
                 responses
                     .entry(status.to_owned())
@@ -104,16 +138,69 @@ fn add_problem_responses(api: &mut Spec) {
             }
             for (status, response) in responses.iter_mut() {
                 let is_error = status.starts_with('4') || status.starts_with('5');
-                if let (true, RefOr::T(r)) = (is_error, response) {
-                    if r.content.is_empty() {
-                        *r = match problem_response(&r.description) {
-                            RefOr::T(p) => p,
-                            RefOr::Ref(_) => continue,
-                        };
-                    }
+                if is_error && response.get("content").is_none() {
+                    let description = response["description"].as_str().unwrap_or("").to_owned();
+                    *response = problem_response(&description);
                 }
             }
         }
+    }
+}
+
+/// Schema fixes generated clients need: `Problem` as one plain object that allows extension
+/// members, pages that refer to their item schema, free-form objects that say so, and the
+/// catalogue of problem codes in `Problem.code`.
+fn polish_schemas(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    if let Some(problem) = schemas.get_mut("Problem") {
+        let mut plain = json!({"type": "object", "additionalProperties": true});
+        plain["description"] = problem["description"].clone();
+        for part in problem["allOf"].as_array().into_iter().flatten() {
+            if part.get("properties").is_some() {
+                plain["properties"] = part["properties"].clone();
+                plain["required"] = part["required"].clone();
+            }
+        }
+        plain["properties"]["code"]["description"] = json!(crate::error::code_catalogue());
+        *problem = plain;
+    }
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    for (name, schema) in schemas.iter_mut() {
+        if let Some(item) = name.strip_prefix("Page_") {
+            if names.iter().any(|n| n == item) {
+                schema["properties"]["items"]["items"] =
+                    json!({"$ref": format!("#/components/schemas/{item}")});
+            }
+        }
+        free_form_objects(schema);
+    }
+}
+
+/// `{"type": "object"}` without properties is a free-form object: say so, or TypeScript
+/// generators read it as an empty record.
+fn free_form_objects(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let bare_object = m.get("type").is_some_and(|t| {
+                t == "object" || t.as_array().is_some_and(|a| a.contains(&json!("object")))
+            }) && !m.contains_key("properties")
+                && !m.contains_key("additionalProperties")
+                && !m.contains_key("allOf")
+                && !m.contains_key("oneOf");
+            if bare_object {
+                m.insert("additionalProperties".into(), json!(true));
+            }
+            for child in m.values_mut() {
+                free_form_objects(child);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(free_form_objects),
+        _ => {}
     }
 }
 
@@ -125,8 +212,10 @@ pub fn spec() -> Spec {
         .configure(crate::api::configure)
         .split_for_parts();
     add_security_schemes(&mut api);
-    add_problem_responses(&mut api);
-    api
+    let mut doc = serde_json::to_value(&api).expect("the document serialises");
+    add_problem_responses(&mut doc);
+    polish_schemas(&mut doc);
+    serde_json::from_value(doc).expect("the polished document is still a document")
 }
 
 /// The document as committed: pretty JSON with a final newline.

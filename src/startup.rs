@@ -25,6 +25,33 @@ fn acceptable_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Swagger UI as served: no call to the public validator (it would send the document to another
+/// host), and the authorisation kept across reloads.
+fn swagger_config() -> utoipa_swagger_ui::Config<'static> {
+    utoipa_swagger_ui::Config::new(["/api-docs/openapi.json"])
+        .validator_url("none")
+        .persist_authorization(true)
+}
+
+/// Swagger UI's page with the API's name as its title.
+async fn swagger_index() -> actix_web::HttpResponse {
+    let file = utoipa_swagger_ui::serve("index.html", Arc::new(swagger_config()))
+        .ok()
+        .flatten();
+    match file {
+        Some(f) if !f.gzpipped => {
+            let html = String::from_utf8_lossy(&f.bytes).replace(
+                "<title>Swagger UI</title>",
+                "<title>AidBridge API · 善桥</title>",
+            );
+            actix_web::HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(html)
+        }
+        _ => actix_web::HttpResponse::NotFound().finish(),
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -96,8 +123,13 @@ impl Application {
                 .configure(api::configure)
                 .into_app()
                 .service(
+                    web::resource(["/swagger-ui/", "/swagger-ui/index.html"])
+                        .route(web::get().to(swagger_index)),
+                )
+                .service(
                     SwaggerUi::new("/swagger-ui/{_:.*}")
-                        .url("/api-docs/openapi.json", spec.clone()),
+                        .url("/api-docs/openapi.json", spec.clone())
+                        .config(swagger_config()),
                 )
                 .service(web::redirect("/swagger-ui", "/swagger-ui/"))
                 .default_service(web::to(fallback::not_found))

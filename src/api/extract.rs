@@ -180,10 +180,24 @@ impl<T: DeserializeOwned + Validate> FromRequest for QueryParams<T> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(parse_query::<T>(req.query_string()).and_then(|v| {
-            v.validate()?;
-            Ok(QueryParams(v))
-        }))
+        ready(
+            parse_query::<T>(req.query_string()).and_then(|v| match v.validate() {
+                Ok(()) => Ok(QueryParams(v)),
+                // A parameter out of range is a request that cannot be served as asked: 400, like
+                // one that cannot be read (docs/API-CONVENTIONS.md).
+                Err(e) => {
+                    let errors = field_errors(&e);
+                    let detail = match errors.as_slice() {
+                        [one] => format!("query parameter {}: {}", one.field, one.message),
+                        _ => format!("{} query parameters are invalid", errors.len()),
+                    };
+                    Err(ApiError {
+                        errors,
+                        ..ApiError::bad_request("invalid_query", detail)
+                    })
+                }
+            }),
+        )
     }
 }
 

@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Kind};
 
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
@@ -66,7 +66,7 @@ pub async fn not_found(req: HttpRequest, table: web::Data<RouteTable>) -> HttpRe
         Some(methods) if !methods.is_empty() && !methods.contains(&method) => {
             let allow = methods.join(", ");
             let mut res = ApiError::new(
-                crate::error::Kind::MethodNotAllowed,
+                Kind::MethodNotAllowed,
                 "method_not_allowed",
                 format!("{} is not allowed here; allowed: {allow}", req.method()),
             )
@@ -77,7 +77,7 @@ pub async fn not_found(req: HttpRequest, table: web::Data<RouteTable>) -> HttpRe
             res
         }
         _ => ApiError::new(
-            crate::error::Kind::NotFound,
+            Kind::NotFound,
             "route_not_found",
             format!("no route {}", req.path()),
         )

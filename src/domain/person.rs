@@ -140,15 +140,32 @@ pub fn check_status_period(
     Ok(())
 }
 
-/// Age bands shown where a person must not be identifiable.
-pub fn age_band(age: u32) -> &'static str {
+text_enum! {
+    /// Age band (年龄段), shown where the birth date is not.
+    AgeBand {
+        #[serde(rename = "0-13")]
+        Child = "0-13",
+        #[serde(rename = "14-17")]
+        Adolescent = "14-17",
+        #[serde(rename = "18-34")]
+        YoungAdult = "18-34",
+        #[serde(rename = "35-59")]
+        Adult = "35-59",
+        #[serde(rename = "60-79")]
+        Senior = "60-79",
+        #[serde(rename = "80+")]
+        Elderly = "80+",
+    }
+}
+
+pub fn age_band(age: u32) -> AgeBand {
     match age {
-        0..=13 => "0-13",
-        14..=17 => "14-17",
-        18..=34 => "18-34",
-        35..=59 => "35-59",
-        60..=79 => "60-79",
-        _ => "80+",
+        0..=13 => AgeBand::Child,
+        14..=17 => AgeBand::Adolescent,
+        18..=34 => AgeBand::YoungAdult,
+        35..=59 => AgeBand::Adult,
+        60..=79 => AgeBand::Senior,
+        _ => AgeBand::Elderly,
     }
 }
 
@@ -196,7 +213,11 @@ mod tests {
         );
         assert!("unknown".parse::<Circumstance>().is_err());
         assert!(Circumstance::MajorIllness.is_health());
-        assert_eq!(age_band(13), "0-13");
-        assert_eq!(age_band(60), "60-79");
+        assert_eq!(age_band(13).as_str(), "0-13");
+        assert_eq!(
+            serde_json::to_value(age_band(80)).expect("serialises"),
+            "80+"
+        );
+        assert_eq!(age_band(60).as_str(), "60-79");
     }
 }

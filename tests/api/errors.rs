@@ -107,9 +107,10 @@ async fn bad_query_parameters_are_named() {
     assert_eq!(fields(&p), vec!["limit"]);
     let p = problem(
         app.get("/api/v1/organizations?limit=0", Some(&admin)).await,
-        422,
+        400,
     )
     .await;
+    assert_eq!(p["code"], "invalid_query");
     assert_eq!(fields(&p), vec!["limit"]);
     let p = problem(
         app.get("/api/v1/organizations?cursor=abc", Some(&admin))

@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod auth;
 mod consents;
+mod contract;
 mod errors;
 mod helpers;
 mod needs;

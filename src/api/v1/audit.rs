@@ -86,8 +86,8 @@ pub struct AuditQuery {
     #[validate(range(min = 1, max = 200))]
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<i64>,
+    /// The `next_cursor` of the previous page (opaque).
+    pub cursor: Option<String>,
 }
 
 /// List audit events, newest first (审计日志查询). Auditor only.
@@ -107,6 +107,18 @@ async fn list_audit_events(
     QueryParams(q): QueryParams<AuditQuery>,
 ) -> Result<web::Json<Page<AuditEvent>>, ApiError> {
     let limit = q.limit.unwrap_or(50);
+    let before_seq = match q.cursor.as_deref().map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(seq)) if seq > 0 => Some(seq),
+        Some(_) => {
+            return Err(ApiError::bad_parameter(
+                "invalid_query",
+                "cursor",
+                "invalid_cursor",
+                "pass back the next_cursor of the previous page",
+            ))
+        }
+    };
     let rows = audit::list(
         &state.ctx,
         &caller,
@@ -117,7 +129,7 @@ async fn list_audit_events(
             action: q.action,
             from: q.from,
             to: q.to,
-            before_seq: q.cursor,
+            before_seq,
             limit: limit + 1,
         },
     )

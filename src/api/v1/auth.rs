@@ -19,11 +19,19 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(issue_token).service(me);
 }
 
-/// Token request (RFC 6749 §4.3 / §4.4), as a form or JSON.
+/// The OAuth 2.0 grants this server issues tokens for.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // documentation only: the request keeps the raw text to answer RFC 6749 errors
+pub enum GrantType {
+    Password,
+    ClientCredentials,
+}
+
+/// Token request (RFC 6749 §4.3 / §4.4), form-encoded (the same fields as JSON are accepted too).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// `password` or `client_credentials`.
-    #[schema(example = "password")]
+    #[schema(value_type = GrantType, required = true, example = "password")]
     pub grant_type: Option<String>,
     #[schema(example = "admin")]
     pub username: Option<String>,
@@ -125,10 +133,7 @@ fn parse_token_request(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, &
 /// failures for one account answer 429 with `Retry-After`.
 #[utoipa::path(
     tag = "auth",
-    request_body(content(
-        (TokenRequest = "application/x-www-form-urlencoded"),
-        (TokenRequest = "application/json"),
-    )),
+    request_body(content((TokenRequest = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "Token issued", body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_grant or unsupported_grant_type", body = OAuthError),

@@ -20,7 +20,7 @@ pub use update::UpdatePerson;
 use crate::db::persons::PersonRow;
 use crate::domain::consent::{Coverage, DataCategory};
 use crate::domain::need::NeedCategory;
-use crate::domain::person::{age_band, CertifiedStatus, Circumstance, TierStatus};
+use crate::domain::person::{age_band, AgeBand, CertifiedStatus, Circumstance, TierStatus};
 use crate::domain::region::RegionCode;
 use crate::domain::resident_id::{age, Sex};
 use crate::error::FieldError;
@@ -69,7 +69,7 @@ pub struct Person {
     pub region_code: String,
     /// Age band, always shown (de-identified).
     #[schema(example = "35-59")]
-    pub age_band: &'static str,
+    pub age_band: AgeBand,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Masked (`230102********0015`) unless revealed.

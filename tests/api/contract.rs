@@ -1,0 +1,223 @@
+//! The document against the server: every operation is called by every kind of caller with good
+//! and bad input, and every status the server answers must be one the document lists for that
+//! operation (and none may be a 500). Generated clients rely on that list.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+use crate::helpers::{consent_to, person_body, spawn_app, TestApp, ADULT_ID};
+
+/// Real ids for the path parameters, so calls reach past "not found".
+struct Fixtures {
+    person: String,
+    need: String,
+    consent: String,
+    organization: String,
+    user: String,
+    client: String,
+}
+
+async fn fixtures(app: &TestApp) -> Fixtures {
+    let daoli = app.token("daoli.ca").await;
+    let admin = app.token("admin").await;
+    let person = app
+        .register_person(&daoli, &person_body(ADULT_ID, "230102001001"))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let care = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let consent: Value = app
+        .consent(&daoli, &person, &consent_to(&care, &["identity"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let need: Value = app
+        .post(
+            "/api/v1/needs",
+            Some(&daoli),
+            &json!({"person_id": person, "category": "medical", "description": "x",
+                    "urgency": "normal", "source": "screening"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let harbin = app.org_id("哈尔滨市民政局").await;
+    let users: Value = app
+        .get(
+            &format!("/api/v1/organizations/{harbin}/users"),
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let client: Value = app
+        .post(
+            &format!("/api/v1/organizations/{harbin}/clients"),
+            Some(&admin),
+            &json!({"name": "contract test", "roles": ["civil_affairs"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    Fixtures {
+        person,
+        need: need["id"].as_str().unwrap().to_owned(),
+        consent: consent["id"].as_str().unwrap().to_owned(),
+        organization: harbin,
+        user: users[0]["id"].as_str().unwrap().to_owned(),
+        client: client["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// The path with its parameters filled: real ids, a random id, or a malformed one.
+fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
+    let id = match variant {
+        "random" => uuid::Uuid::new_v4().to_string(),
+        "malformed" => "not-a-uuid".to_owned(),
+        _ if path.starts_with("/api/v1/persons/") => f.person.clone(),
+        _ if path.starts_with("/api/v1/needs/") => f.need.clone(),
+        _ if path.starts_with("/api/v1/consents/") => f.consent.clone(),
+        _ => f.organization.clone(),
+    };
+    let (user, client) = match variant {
+        "real" => (f.user.clone(), f.client.clone()),
+        _ => (id.clone(), id.clone()),
+    };
+    path.replace("{id}", &id)
+        .replace("{user_id}", &user)
+        .replace("{client_id}", &client)
+}
+
+/// A body the operation accepts (for the callers allowed to), so the walk also sees success.
+fn valid_body(path: &str, method: &str, f: &Fixtures) -> Option<Value> {
+    Some(match (method, path) {
+        ("POST", "/api/v1/needs") => json!({"person_id": f.person, "category": "living",
+            "description": "contract walk", "urgency": "normal", "source": "screening"}),
+        ("POST", "/api/v1/persons/{id}/government-aid") => json!({"programme": "temporary_aid",
+            "amount_fen": 1000, "period_start": "2026-01-01", "period_end": "2026-01-31",
+            "source_system": "contract", "certifying_region": "230102"}),
+        ("PATCH", "/api/v1/needs/{id}") => json!({"status": "closed"}),
+        ("PATCH", "/api/v1/persons/{id}") => json!({"name": "王五"}),
+        _ => return None,
+    })
+}
+
+#[tokio::test]
+async fn every_status_the_server_answers_is_in_the_document() {
+    let app = spawn_app().await;
+    let f = fixtures(&app).await;
+    let spec = aidbridge::openapi::spec();
+    let spec: Value = serde_json::to_value(&spec).unwrap();
+    let mut tokens = vec![None];
+    for user in [
+        "admin",
+        "daoli.ca",
+        "province.ca",
+        "charity.care",
+        "grid.worker",
+        "auditor",
+    ] {
+        tokens.push(Some(app.token(user).await));
+    }
+    let oversized = format!("{{\"x\":\"{}\"}}", "a".repeat(70 * 1024));
+    let mut undocumented = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let documented: BTreeSet<String> = op["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let json_body = op
+                .pointer("/requestBody/content/application~1json")
+                .is_some();
+            let has_limit = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "limit"));
+            let bodies: Vec<(&str, String)> = if json_body {
+                let mut valid = Vec::new();
+                if let Some(body) = valid_body(path, method.as_str(), &f) {
+                    valid.push(("application/json", body.to_string()));
+                }
+                valid
+                    .into_iter()
+                    .chain([
+                        ("application/json", "{}".to_owned()),
+                        ("application/json", "{\"unknown_field\":1}".to_owned()),
+                        ("application/json", "{".to_owned()),
+                        ("text/plain", "{}".to_owned()),
+                        ("application/json", oversized.clone()),
+                    ])
+                    .collect()
+            } else if path == "/api/v1/auth/token" {
+                vec![
+                    (
+                        "application/x-www-form-urlencoded",
+                        "grant_type=password".into(),
+                    ),
+                    (
+                        "application/x-www-form-urlencoded",
+                        "grant_type=magic".into(),
+                    ),
+                    (
+                        "application/x-www-form-urlencoded",
+                        "grant_type=client_credentials&client_id=x&client_secret=y".into(),
+                    ),
+                    ("application/x-www-form-urlencoded", oversized.clone()),
+                ]
+            } else {
+                vec![("", String::new())]
+            };
+            let queries: &[&str] = if has_limit {
+                &["", "?limit=0", "?limit=2&cursor=zz", "?region=abc"]
+            } else {
+                &[""]
+            };
+            for variant in ["real", "random", "malformed"] {
+                if variant != "real" && !path.contains('{') {
+                    continue;
+                }
+                let url = fill(path, &f, variant);
+                for query in queries {
+                    for token in &tokens {
+                        for (content_type, body) in &bodies {
+                            let mut req = app
+                                .client
+                                .request(method.clone(), app.url(&format!("{url}{query}")));
+                            if let Some(t) = token {
+                                req = req.bearer_auth(t);
+                            }
+                            if !content_type.is_empty() {
+                                req = req.header("content-type", *content_type).body(body.clone());
+                            }
+                            let status = req.send().await.unwrap().status().as_u16().to_string();
+                            seen.insert(status.clone());
+                            if status == "500" || !documented.contains(&status) {
+                                undocumented.insert(format!("{method} {path} -> {status}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "answered but not documented: {undocumented:#?}"
+    );
+    // The walk reached far enough to mean something.
+    for status in [
+        "200", "201", "400", "401", "403", "404", "409", "413", "415", "422",
+    ] {
+        assert!(seen.contains(status), "never saw {status}: {seen:?}");
+    }
+}
