@@ -25,6 +25,9 @@ pub struct Config {
     pub login_lockout_seconds: i64,
     pub max_body_bytes: usize,
     pub pg_bin: Option<PathBuf>,
+    /// Browser origins allowed to call the API (`AIDBRIDGE_CORS_ORIGINS`, comma-separated, or
+    /// `*` for any origin without credentials); empty: no CORS headers at all.
+    pub cors_origins: Vec<String>,
     /// Seed demo organisations and users (always in embedded mode; `--demo` otherwise).
     pub demo: bool,
 }
@@ -54,6 +57,39 @@ fn parsed<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError
     }
 }
 
+/// Parses the allowed browser origins: `*` alone, or `scheme://host[:port]` values.
+pub fn cors_origins(raw: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let origins: Vec<String> = raw
+        .unwrap_or("")
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if origins.iter().any(|o| o == "*") {
+        return if origins.len() == 1 {
+            Ok(origins)
+        } else {
+            Err(ConfigError(
+                "AIDBRIDGE_CORS_ORIGINS: `*` stands alone (any origin, no credentials)".into(),
+            ))
+        };
+    }
+    for o in &origins {
+        let rest = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"));
+        let ok = rest.is_some_and(|r| {
+            !r.is_empty() && !r.contains('/') && r.chars().all(|c| c.is_ascii_graphic())
+        });
+        if !ok {
+            return Err(ConfigError(format!(
+                "AIDBRIDGE_CORS_ORIGINS: {o:?} is not an origin (scheme://host[:port])"
+            )));
+        }
+    }
+    Ok(origins)
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let cfg = Self {
@@ -79,6 +115,7 @@ impl Config {
             login_lockout_seconds: parsed("AIDBRIDGE_LOGIN_LOCKOUT_SECONDS", 900)?,
             max_body_bytes: parsed("AIDBRIDGE_MAX_BODY_BYTES", 1024 * 1024)?,
             pg_bin: var("PG_BIN").map(PathBuf::from),
+            cors_origins: cors_origins(var("AIDBRIDGE_CORS_ORIGINS").as_deref())?,
             demo: false,
         };
         if cfg.pool_size == 0 {
@@ -118,7 +155,27 @@ impl fmt::Debug for Config {
             .field("admin_password", &redact(&self.admin_password))
             .field("login_max_failures", &self.login_max_failures)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("cors_origins", &self.cors_origins)
             .field("demo", &self.demo)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_origins_are_origins_or_a_lone_wildcard() {
+        assert_eq!(cors_origins(None).expect("empty"), Vec::<String>::new());
+        assert_eq!(
+            cors_origins(Some(" https://portal.example.org/ , http://127.0.0.1:3000"))
+                .expect("two origins"),
+            vec!["https://portal.example.org", "http://127.0.0.1:3000"]
+        );
+        assert_eq!(cors_origins(Some("*")).expect("any"), vec!["*"]);
+        assert!(cors_origins(Some("*,https://a.example")).is_err());
+        assert!(cors_origins(Some("portal.example.org")).is_err());
+        assert!(cors_origins(Some("https://a.example/path")).is_err());
     }
 }

@@ -25,6 +25,42 @@ fn acceptable_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// CORS for browser-based portals: only the configured origins (or any, without credentials,
+/// for `*`); the headers a client needs to send and to read.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::header;
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "PUT", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(REQUEST_ID),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::CONTENT_LANGUAGE,
+            HeaderName::from_static(REQUEST_ID),
+        ])
+        .max_age(3600);
+    if origins.iter().any(|o| o == "*") {
+        // Any origin, and then never credentials (the CORS rules forbid the combination).
+        cors = cors.allow_any_origin().send_wildcard();
+    } else {
+        for o in origins {
+            cors = cors.allowed_origin(o);
+        }
+        cors = cors.supports_credentials();
+    }
+    cors
+}
+
 /// Swagger UI as served: no call to the public validator (it would send the document to another
 /// host), and the authorisation kept across reloads.
 fn swagger_config() -> utoipa_swagger_ui::Config<'static> {
@@ -94,6 +130,7 @@ impl Application {
             .register(Box::new(pool_gauge.clone()))
             .map_err(std::io::Error::other)?;
         let limit = config.max_body_bytes;
+        let origins = config.cors_origins.clone();
         let state = web::Data::new(AppState {
             ctx: crate::service::Context {
                 pool,
@@ -159,6 +196,11 @@ impl Application {
                         Ok(res)
                     }
                 })
+                // Outermost, so error answers carry the CORS headers too.
+                .wrap(actix_web::middleware::Condition::new(
+                    !origins.is_empty(),
+                    cors(&origins),
+                ))
         })
         .workers(options.workers.max(1))
         .shutdown_timeout(10)

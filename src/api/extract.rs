@@ -153,6 +153,18 @@ impl FromRequest for JsonBody {
 pub struct QueryParams<T>(pub T);
 
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    // Control characters (NUL above all) have no meaning in a parameter and PostgreSQL refuses
+    // NUL in text: answer 400 naming the parameter before anything reads it.
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if value.chars().any(char::is_control) {
+            return Err(ApiError::bad_parameter(
+                "invalid_query",
+                &name,
+                "control_character",
+                "contains a control character",
+            ));
+        }
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -84,6 +84,8 @@ pub struct OrganizationFilter {
     pub kind: Option<OrganizationKind>,
     pub region_prefix: Option<String>,
     pub status: Option<OrganizationStatus>,
+    /// Part of the name, any case.
+    pub name_contains: Option<String>,
     pub after: Option<Uuid>,
     pub limit: i64,
 }
@@ -102,6 +104,9 @@ pub async fn list(conn: &mut Conn, f: &OrganizationFilter) -> Result<Vec<Organiz
     if let Some(s) = &f.status {
         q = q.filter(organizations::status.eq(*s));
     }
+    if let Some(n) = &f.name_contains {
+        q = q.filter(organizations::name.ilike(format!("%{}%", escape_like(n))));
+    }
     if let Some(a) = f.after {
         q = q.filter(organizations::id.gt(a));
     }
@@ -110,6 +115,18 @@ pub async fn list(conn: &mut Conn, f: &OrganizationFilter) -> Result<Vec<Organiz
         .load(conn)
         .await
         .map_err(Into::into)
+}
+
+/// Makes `%`, `_` and `\` match themselves in a LIKE pattern (backslash is the default escape).
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub async fn admin_exists(conn: &mut Conn) -> Result<bool> {

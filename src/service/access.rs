@@ -164,3 +164,25 @@ pub fn require_admin(caller: &Caller) -> Result<()> {
 pub fn read_organizations(caller: &Caller) -> Result<()> {
     caller.require_any(&[Role::Admin, Role::Auditor])
 }
+
+/// What the caller may see of the organisation register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Directory {
+    /// Administrators and auditors: every organisation, whatever its status.
+    Register,
+    /// Civil-affairs and charity staff: active organisations, to find whom to refer to or
+    /// record a consent for.
+    ActiveOnly,
+}
+
+pub fn directory(caller: &Caller) -> Result<Directory> {
+    if caller.has(Role::Admin) || caller.has(Role::Auditor) {
+        Ok(Directory::Register)
+    } else if caller.has(Role::CivilAffairs) || caller.has(Role::Charity) {
+        Ok(Directory::ActiveOnly)
+    } else {
+        Err(Error::forbidden(
+            "this needs one of the roles: admin, auditor, civil_affairs, charity",
+        ))
+    }
+}

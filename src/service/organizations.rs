@@ -60,13 +60,24 @@ pub async fn create(
     .await
 }
 
-/// Lists organisations with every field. Administrators and auditors.
+/// Lists organisations: the whole register for administrators and auditors, the directory of
+/// active organisations for civil-affairs and charity staff.
 pub async fn list(
     ctx: &Context,
     caller: &Caller,
-    filter: OrganizationFilter,
+    mut filter: OrganizationFilter,
 ) -> Result<Vec<OrganizationRow>> {
-    access::read_organizations(caller)?;
+    if access::directory(caller)? == access::Directory::ActiveOnly {
+        if filter
+            .status
+            .is_some_and(|s| s != OrganizationStatus::Active)
+        {
+            return Err(Error::forbidden(
+                "the directory lists active organisations only",
+            ));
+        }
+        filter.status = Some(OrganizationStatus::Active);
+    }
     let mut conn = crate::db::connect(&ctx.pool).await?;
     Ok(orgs::list(&mut conn, &filter).await?)
 }
@@ -78,12 +89,20 @@ async fn load(ctx: &Context, id: Uuid) -> Result<OrganizationRow> {
         .ok_or_else(|| Error::not_found("organization"))
 }
 
-/// One organisation: its own members, administrators and auditors.
+/// One organisation: its own members, administrators and auditors; an active one for
+/// civil-affairs and charity staff (the directory).
 pub async fn get(ctx: &Context, caller: &Caller, id: Uuid) -> Result<OrganizationRow> {
-    if caller.organization_id != id {
-        access::read_organizations(caller)?;
+    if caller.organization_id == id {
+        return load(ctx, id).await;
     }
-    load(ctx, id).await
+    let scope = access::directory(caller)?;
+    let org = load(ctx, id).await?;
+    match scope {
+        access::Directory::ActiveOnly if org.status != OrganizationStatus::Active => {
+            Err(Error::not_found("organization"))
+        }
+        _ => Ok(org),
+    }
 }
 
 fn fundraising_not_applicable() -> FieldError {

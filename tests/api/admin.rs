@@ -31,7 +31,6 @@ async fn only_admins_manage_organisations_users_and_clients() {
         ),
     ];
     let reads = [
-        "/api/v1/organizations".to_string(),
         format!("/api/v1/organizations/{org}/users"),
         format!("/api/v1/organizations/{org}/clients"),
     ];
@@ -60,7 +59,8 @@ async fn only_admins_manage_organisations_users_and_clients() {
         };
         problem(req.json(body).send().await.unwrap(), 401).await;
     }
-    // Members may read their own organisation, not others.
+    // Members read their own organisation; grassroots workers no other (the directory is for
+    // civil-affairs and charity staff, tests/api/admin.rs::the_directory_…).
     let harbin = app.token("harbin.ca").await;
     assert_eq!(
         app.get(&format!("/api/v1/organizations/{org}"), Some(&harbin))
@@ -69,8 +69,9 @@ async fn only_admins_manage_organisations_users_and_clients() {
         200
     );
     let other = app.org_id("黑龙江省慈善总会").await;
+    let grid = app.token("grid.worker").await;
     assert_eq!(
-        app.get(&format!("/api/v1/organizations/{other}"), Some(&harbin))
+        app.get(&format!("/api/v1/organizations/{other}"), Some(&grid))
             .await
             .status(),
         403
@@ -411,4 +412,106 @@ async fn suspending_an_organisation_stops_its_users_signing_in() {
     )
     .await;
     assert_eq!(p["code"], "not_found");
+}
+
+#[tokio::test]
+async fn the_directory_lets_staff_find_active_organisations_and_nothing_more() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let province = app.token("province.ca").await;
+    let federation = app.token("federation").await;
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let page: Value = app
+        .get(
+            "/api/v1/organizations?kind=charity&q=%E5%8A%A9%E5%AD%A6",
+            Some(&province),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&page), vec!["哈尔滨市助学慈善基金会"]);
+    // A charity finds its peers too; a grassroots worker does not search the register.
+    let res = app
+        .get(
+            "/api/v1/organizations?q=%E6%85%88%E5%96%84",
+            Some(&federation),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page: Value = res.json().await.unwrap();
+    assert!(names(&page).iter().all(|n| n.contains("慈善")), "{page}");
+    assert!(names(&page).len() >= 2, "{page}");
+    let grid = app.token("grid.worker").await;
+    problem(app.get("/api/v1/organizations", Some(&grid)).await, 403).await;
+    // LIKE wildcards match themselves.
+    let page: Value = app
+        .get("/api/v1/organizations?q=%25", Some(&province))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(names(&page).is_empty(), "{page}");
+    // A NUL in a parameter is a 400 naming it, never a database error.
+    let p = problem(
+        app.get("/api/v1/organizations?q=a%00b", Some(&province))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["q"]);
+
+    // Suspended organisations leave the directory but stay in the register.
+    let edu = app.org_id("哈尔滨市助学慈善基金会").await;
+    let res = app
+        .patch(
+            &format!("/api/v1/organizations/{edu}"),
+            Some(&admin),
+            &json!({"status": "suspended"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page: Value = app
+        .get("/api/v1/organizations?kind=charity", Some(&province))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!names(&page).contains(&"哈尔滨市助学慈善基金会".to_owned()));
+    problem(
+        app.get(&format!("/api/v1/organizations/{edu}"), Some(&province))
+            .await,
+        404,
+    )
+    .await;
+    problem(
+        app.get("/api/v1/organizations?status=suspended", Some(&province))
+            .await,
+        403,
+    )
+    .await;
+    let page: Value = app
+        .get("/api/v1/organizations?status=suspended", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&page), vec!["哈尔滨市助学慈善基金会"]);
+    // The directory shows no users or clients.
+    let fed = app.org_id("黑龙江省慈善总会").await;
+    let one: Value = app
+        .get(&format!("/api/v1/organizations/{fed}"), Some(&province))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["kind"], "charity_federation");
+    assert!(one.get("users").is_none() && one.get("clients").is_none());
 }

@@ -209,6 +209,7 @@ pub fn test_config(db_url: &str) -> Config {
         login_lockout_seconds: 900,
         max_body_bytes: 64 * 1024,
         pg_bin: None,
+        cors_origins: Vec::new(),
         demo: false,
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{problem, spawn_app, spawn_server, test_config};
+use crate::helpers::{problem, spawn_app, spawn_app_with, spawn_server, test_config};
 
 #[tokio::test]
 async fn health_and_readiness() {
@@ -227,4 +227,80 @@ async fn every_foreign_key_has_an_index() {
             .await
             >= 10
     );
+}
+
+#[tokio::test]
+async fn browsers_of_configured_origins_may_call_the_api() {
+    let portal = "https://portal.example.org";
+    let app = spawn_app_with(|c| c.cors_origins = vec![portal.to_owned()]).await;
+    let preflight = |origin: &str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/persons"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let res = preflight(portal).await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let h = res.headers();
+    assert_eq!(h["access-control-allow-origin"], portal);
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("content-type"));
+    // Another origin learns nothing.
+    let res = preflight("https://elsewhere.example").await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    // Actual requests, errors included, carry the headers a script may read.
+    let res = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("origin", portal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["access-control-allow-origin"], portal);
+    assert!(res.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase()
+        .contains("x-request-id"));
+}
+
+#[tokio::test]
+async fn a_wildcard_origin_never_comes_with_credentials_and_no_origins_means_no_cors() {
+    let app = spawn_app_with(|c| c.cors_origins = vec!["*".to_owned()]).await;
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "https://anyone.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    assert!(res
+        .headers()
+        .get("access-control-allow-credentials")
+        .is_none());
+
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "https://anyone.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
 }

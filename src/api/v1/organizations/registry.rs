@@ -132,14 +132,21 @@ pub struct OrganizationQuery {
     pub kind: Option<OrganizationKind>,
     /// Organisations whose region code starts with this.
     pub region: Option<String>,
+    /// Administrators and auditors only; the directory lists active organisations.
     pub status: Option<OrganizationStatus>,
+    /// Part of the name (any case), e.g. `慈善`.
+    #[validate(length(min = 1, max = 100))]
+    #[param(min_length = 1, max_length = 100, example = "慈善")]
+    pub q: Option<String>,
     #[validate(range(min = 1, max = 200))]
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<Uuid>,
 }
 
-/// List organisations (组织列表). Admin and auditor.
+/// List organisations (组织列表 / 组织名录). Administrators and auditors see the whole register;
+/// civil-affairs and charity staff search the directory of active organisations (to find the
+/// charity a consent or referral names).
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = []), ("oauth2" = [])),
@@ -155,13 +162,13 @@ pub(super) async fn list_organizations(
     state: web::Data<AppState>,
     QueryParams(q): QueryParams<OrganizationQuery>,
 ) -> Result<web::Json<Page<Organization>>, ApiError> {
-    caller.require_any(&[Role::Admin, Role::Auditor])?;
     check_region_param(q.region.as_deref())?;
     let limit = q.limit.unwrap_or(50);
     let filter = OrganizationFilter {
         kind: q.kind,
         region_prefix: q.region,
         status: q.status,
+        name_contains: q.q.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
         after: q.cursor,
         limit: limit + 1,
     };
@@ -174,7 +181,8 @@ pub(super) async fn list_organizations(
     )))
 }
 
-/// One organisation. Admin, auditor, or its own members.
+/// One organisation: administrators, auditors and its own members; an active one for
+/// civil-affairs and charity staff (the directory).
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = []), ("oauth2" = [])),
