@@ -79,6 +79,11 @@ pub const PROBLEM_CODES: &[(&str, u16, &str)] = &[
         "the consent was already withdrawn",
     ),
     (
+        "precondition_failed",
+        412,
+        "the record changed since the version named in `If-Match`; reload",
+    ),
+    (
         "payload_too_large",
         413,
         "the body is larger than the limit",

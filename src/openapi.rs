@@ -64,6 +64,71 @@ fn add_security_schemes(api: &mut Spec) {
 /// Operations that never touch the database (no 503).
 const WITHOUT_DATABASE: &[&str] = &["healthz", "metrics"];
 
+/// Operations whose success answers carry the record's version as `ETag`.
+const VERSIONED: &[&str] = &[
+    "create_person",
+    "get_person",
+    "update_person",
+    "create_need",
+    "get_need",
+    "update_need",
+    "get_organization",
+    "update_organization",
+    "update_user",
+    "update_client",
+];
+
+/// Changes that honour `If-Match` (optimistic concurrency).
+const CONDITIONAL: &[&str] = &[
+    "update_person",
+    "update_need",
+    "update_organization",
+    "update_user",
+    "update_client",
+];
+
+/// Documents `ETag` on the answers of versioned operations, and `If-Match` with its 412 on
+/// the conditional ones.
+fn add_versioning(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for op in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+        if VERSIONED.contains(&id.as_str()) {
+            for (status, response) in op["responses"].as_object_mut().expect("responses") {
+                if status.starts_with('2') {
+                    response["headers"]["ETag"] = json!({
+                        "description": "The record's version; send it back as If-Match to change it",
+                        "schema": {"type": "string", "example": "\"3\""},
+                    });
+                }
+            }
+        }
+        if CONDITIONAL.contains(&id.as_str()) {
+            let params = op["parameters"].as_array_mut();
+            let header = json!({
+                "name": "If-Match",
+                "in": "header",
+                "required": false,
+                "description": "The ETag of the version you read: the change applies only to that version (412 otherwise). `*` matches any.",
+                "schema": {"type": "string", "example": "\"3\""},
+            });
+            match params {
+                Some(ps) => ps.push(header),
+                None => op["parameters"] = json!([header]),
+            }
+            op["responses"]["412"] = problem_response(
+                "The record changed since the version named in If-Match (`current_etag` when known)",
+            );
+        }
+    }
+}
+
 fn problem_response(description: &str) -> Value {
     json!({
         "description": description,
@@ -213,6 +278,7 @@ pub fn spec() -> Spec {
         .split_for_parts();
     add_security_schemes(&mut api);
     let mut doc = serde_json::to_value(&api).expect("the document serialises");
+    add_versioning(&mut doc);
     add_problem_responses(&mut doc);
     polish_schemas(&mut doc);
     serde_json::from_value(doc).expect("the polished document is still a document")

@@ -15,7 +15,7 @@ use validator::Validate;
 use crate::auth::token::{TokenError, TokenKeys};
 use crate::auth::{Caller, PrincipalKind};
 use crate::error::{field_errors, ApiError, FieldError, Kind};
-use crate::service::RequestMeta;
+use crate::service::{IfMatch, RequestMeta};
 
 /// Largest request body accepted, in bytes (configurable; app data).
 #[derive(Clone, Copy)]
@@ -300,6 +300,41 @@ impl FromRequest for Caller {
     }
 }
 
+/// The `If-Match` header, if sent: `*`, or entity tags this server issued (`"7"`). A weak or
+/// foreign tag can never match (RFC 9110 §13.1.1 compares strongly), so it ends in 412.
+pub struct Precondition(pub Option<IfMatch>);
+
+pub fn parse_if_match(value: &str) -> IfMatch {
+    if value.trim() == "*" {
+        return IfMatch::Any;
+    }
+    IfMatch::Versions(
+        value
+            .split(',')
+            .filter_map(|t| t.trim().strip_prefix('"')?.strip_suffix('"')?.parse().ok())
+            .collect(),
+    )
+}
+
+impl FromRequest for Precondition {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = req.headers().get(header::IF_MATCH).map(|v| {
+            v.to_str()
+                .map(parse_if_match)
+                .unwrap_or(IfMatch::Versions(Vec::new()))
+        });
+        ready(Ok(Precondition(value)))
+    }
+}
+
+/// The entity tag of a record at `version`.
+pub fn etag(version: i64) -> (header::HeaderName, String) {
+    (header::ETAG, format!("\"{version}\""))
+}
+
 /// Path-parameter rejection (for example a malformed UUID): 400 naming the parameter.
 pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
     let bad = req
@@ -378,6 +413,16 @@ mod tests {
         let e = parse_json::<Body>(br#"{"name":"#).unwrap_err();
         assert_eq!(e.kind, Kind::BadRequest);
         assert_eq!(e.code, "malformed_json");
+    }
+
+    #[test]
+    fn if_match_takes_strong_tags_and_the_wildcard() {
+        assert_eq!(parse_if_match("*"), IfMatch::Any);
+        assert_eq!(parse_if_match(r#""3", "5""#), IfMatch::Versions(vec![3, 5]));
+        // Weak and foreign tags never match.
+        assert_eq!(parse_if_match(r#"W/"3", "abc""#), IfMatch::Versions(vec![]));
+        assert!(IfMatch::Versions(vec![]).check(1).is_err());
+        assert!(IfMatch::Versions(vec![2]).check(2).is_ok());
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct NeedRow {
     pub recorded_by_organization_id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; the ETag.
+    pub version: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -69,21 +71,31 @@ pub async fn of_person(conn: &mut Conn, person_id: Uuid) -> Result<Vec<NeedRow>>
         .map_err(Into::into)
 }
 
-/// Moves the status only if it is still `from`: of two racing callers one wins.
+/// Moves the status only if it is still `from` at `version`: of two racing callers one wins.
 pub async fn set_status(
     conn: &mut Conn,
     id: Uuid,
     from: NeedStatus,
     to: NeedStatus,
     now: DateTime<Utc>,
+    version: i64,
 ) -> Result<Option<NeedRow>> {
-    diesel::update(needs::table.find(id).filter(needs::status.eq(from)))
-        .set((needs::status.eq(to), needs::updated_at.eq(now)))
-        .returning(NeedRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
-        .map_err(Into::into)
+    diesel::update(
+        needs::table
+            .find(id)
+            .filter(needs::status.eq(from))
+            .filter(needs::version.eq(version)),
+    )
+    .set((
+        needs::status.eq(to),
+        needs::updated_at.eq(now),
+        needs::version.eq(needs::version + 1),
+    ))
+    .returning(NeedRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(Into::into)
 }
 
 #[derive(Debug, Default)]

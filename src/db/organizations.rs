@@ -23,6 +23,8 @@ pub struct OrganizationRow {
     pub parent_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; the ETag.
+    pub version: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -70,13 +72,22 @@ pub async fn update(
     conn: &mut Conn,
     id: Uuid,
     changes: &OrganizationChanges,
-) -> Result<OrganizationRow> {
-    diesel::update(organizations::table.find(id))
-        .set(changes)
-        .returning(OrganizationRow::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(Into::into)
+    version: i64,
+) -> Result<Option<OrganizationRow>> {
+    diesel::update(
+        organizations::table
+            .find(id)
+            .filter(organizations::version.eq(version)),
+    )
+    .set((
+        changes,
+        organizations::version.eq(organizations::version + 1),
+    ))
+    .returning(OrganizationRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(Into::into)
 }
 
 #[derive(Debug, Default)]

@@ -40,6 +40,8 @@ pub struct PersonRow {
     pub registered_by_organization_id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; the ETag.
+    pub version: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -167,12 +169,19 @@ pub struct PersonChanges {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub async fn update(conn: &mut Conn, id: Uuid, changes: &PersonChanges) -> Result<PersonRow> {
-    diesel::update(persons::table.find(id))
-        .set(changes)
+/// Applies the changes if the record is still at `version` (else `None`), bumping the version.
+pub async fn update(
+    conn: &mut Conn,
+    id: Uuid,
+    changes: &PersonChanges,
+    version: i64,
+) -> Result<Option<PersonRow>> {
+    diesel::update(persons::table.find(id).filter(persons::version.eq(version)))
+        .set((changes, persons::version.eq(persons::version + 1)))
         .returning(PersonRow::as_returning())
         .get_result(conn)
         .await
+        .optional()
         .map_err(Into::into)
 }
 

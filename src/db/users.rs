@@ -22,6 +22,8 @@ pub struct UserRow {
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; the ETag.
+    pub version: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -85,12 +87,19 @@ pub async fn users_of(conn: &mut Conn, organization_id: Uuid) -> Result<Vec<User
         .map_err(Into::into)
 }
 
-pub async fn update_user(conn: &mut Conn, id: Uuid, changes: &UserChanges) -> Result<UserRow> {
-    diesel::update(users::table.find(id))
-        .set(changes)
+/// Applies the changes if the user is still at `version` (else `None`), bumping the version.
+pub async fn update_user(
+    conn: &mut Conn,
+    id: Uuid,
+    changes: &UserChanges,
+    version: i64,
+) -> Result<Option<UserRow>> {
+    diesel::update(users::table.find(id).filter(users::version.eq(version)))
+        .set((changes, users::version.eq(users::version + 1)))
         .returning(UserRow::as_returning())
         .get_result(conn)
         .await
+        .optional()
         .map_err(Into::into)
 }
 
@@ -106,6 +115,8 @@ pub struct ClientRow {
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; the ETag.
+    pub version: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -166,14 +177,21 @@ pub async fn set_client_enabled(
     id: Uuid,
     enabled: bool,
     now: DateTime<Utc>,
-) -> Result<ClientRow> {
-    diesel::update(api_clients::table.find(id))
-        .set((
-            api_clients::enabled.eq(enabled),
-            api_clients::updated_at.eq(now),
-        ))
-        .returning(ClientRow::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(Into::into)
+    version: i64,
+) -> Result<Option<ClientRow>> {
+    diesel::update(
+        api_clients::table
+            .find(id)
+            .filter(api_clients::version.eq(version)),
+    )
+    .set((
+        api_clients::enabled.eq(enabled),
+        api_clients::updated_at.eq(now),
+        api_clients::version.eq(api_clients::version + 1),
+    ))
+    .returning(ClientRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(Into::into)
 }

@@ -38,6 +38,50 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
 }
 
+/// A client's `If-Match`: the versions (ETags) it last saw, or `*` for any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    Any,
+    Versions(Vec<i64>),
+}
+
+impl IfMatch {
+    /// `Ok` when the record's current `version` is one the client saw.
+    pub fn check(&self, version: i64) -> Result<()> {
+        match self {
+            IfMatch::Versions(seen) if !seen.contains(&version) => {
+                Err(precondition_failed(Some(version)))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The record is no longer the version the client saw (412), naming the current one if known.
+pub fn precondition_failed(current: Option<i64>) -> Error {
+    let e = Error::new(
+        Kind::PreconditionFailed,
+        "precondition_failed",
+        "the record changed since you read it; reload it and apply your change again",
+    );
+    match current {
+        Some(v) => e.with_extra("current_etag", format!("\"{v}\"")),
+        None => e,
+    }
+}
+
+/// A conditional update matched nothing: with `If-Match` the client's version is stale (412);
+/// without it another request won the race (409).
+pub fn lost_update(if_match: Option<&IfMatch>) -> Error {
+    match if_match {
+        Some(_) => precondition_failed(None),
+        None => Error::conflict(
+            "concurrent_update",
+            "another request changed the same record meanwhile; reload and retry",
+        ),
+    }
+}
+
 /// Runs `f` in one transaction: the change and its audit event commit together or not at all.
 pub async fn transaction<R, F>(pool: &Pool, f: F) -> Result<R>
 where

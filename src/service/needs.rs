@@ -4,7 +4,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{access, audit, transaction, Context, Error, Result};
+use super::{access, audit, lost_update, transaction, Context, Error, IfMatch, Result};
 use crate::auth::Caller;
 use crate::db::needs::{self, NeedFilter, NeedRow, NewNeed};
 use crate::db::{persons, Conn};
@@ -103,6 +103,7 @@ pub async fn change_status(
     id: Uuid,
     to: NeedStatus,
     note: Option<String>,
+    if_match: Option<IfMatch>,
 ) -> Result<NeedRow> {
     caller.require_any(&[Role::CivilAffairs])?;
     let now = ctx.clock.now();
@@ -112,6 +113,9 @@ pub async fn change_status(
         Box::pin(async move {
             let need = load(conn, id).await?;
             access::change_need(&caller, &need)?;
+            if let Some(m) = &if_match {
+                m.check(need.version)?;
+            }
             let from = need.status;
             if !can_transition(from, to) {
                 return Err(Error::conflict(
@@ -121,15 +125,11 @@ pub async fn change_status(
                 .with_extra("from", from.as_str())
                 .with_extra("to", to.as_str()));
             }
-            // Conditional on the status read: a concurrent change makes this match nothing.
-            let row = needs::set_status(conn, id, from, to, now)
+            // Conditional on the status and version read: a concurrent change makes this match
+            // nothing.
+            let row = needs::set_status(conn, id, from, to, now, need.version)
                 .await?
-                .ok_or_else(|| {
-                    Error::conflict(
-                        "concurrent_update",
-                        "the need changed meanwhile; reload and retry",
-                    )
-                })?;
+                .ok_or_else(|| lost_update(if_match.as_ref()))?;
             audit::append(
                 conn,
                 ev.details(json!({"from": from.as_str(), "to": to.as_str()})),

@@ -4,7 +4,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{access, audit, transaction, Context, Error, FieldError, Result};
+use super::{access, audit, lost_update, transaction, Context, Error, FieldError, IfMatch, Result};
 use crate::auth::{password, Caller};
 use crate::db::organizations::{
     self as orgs, NewOrganization, OrganizationChanges, OrganizationFilter, OrganizationRow,
@@ -129,6 +129,7 @@ pub async fn update(
     id: Uuid,
     update: OrganizationUpdate,
     mut errors: Vec<FieldError>,
+    if_match: Option<IfMatch>,
 ) -> Result<OrganizationRow> {
     access::require_admin(caller)?;
     let current = load(ctx, id).await?;
@@ -136,6 +137,9 @@ pub async fn update(
         errors.push(fundraising_not_applicable());
     }
     Error::check(errors)?;
+    if let Some(m) = &if_match {
+        m.check(current.version)?;
+    }
     let details = json!({"name": update.name, "status": update.status.map(|s| s.as_str()), "public_fundraising": update.public_fundraising});
     let changes = OrganizationChanges {
         name: update.name.as_ref().map(|n| n.trim().to_owned()),
@@ -147,7 +151,9 @@ pub async fn update(
     let ev = audit::by(ctx, caller, "organization.update", "organization", id).details(details);
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
-            let row = orgs::update(conn, id, &changes).await?;
+            let row = orgs::update(conn, id, &changes, current.version)
+                .await?
+                .ok_or_else(|| lost_update(if_match.as_ref()))?;
             audit::append(conn, ev).await?;
             Ok(row)
         })
@@ -286,6 +292,7 @@ pub async fn update_user(
     user_id: Uuid,
     update: UserUpdate,
     mut errors: Vec<FieldError>,
+    if_match: Option<IfMatch>,
 ) -> Result<UserRow> {
     access::require_admin(caller)?;
     let org = load(ctx, org_id).await?;
@@ -311,11 +318,16 @@ pub async fn update_user(
     }));
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
-            match users::find_user(conn, user_id).await? {
-                Some(u) if u.organization_id == org_id => {}
+            let user = match users::find_user(conn, user_id).await? {
+                Some(u) if u.organization_id == org_id => u,
                 _ => return Err(Error::not_found("user")),
+            };
+            if let Some(m) = &if_match {
+                m.check(user.version)?;
             }
-            let row = users::update_user(conn, user_id, &changes).await?;
+            let row = users::update_user(conn, user_id, &changes, user.version)
+                .await?
+                .ok_or_else(|| lost_update(if_match.as_ref()))?;
             audit::append(conn, ev).await?;
             Ok(row)
         })
@@ -391,6 +403,7 @@ pub async fn set_client_enabled(
     org_id: Uuid,
     id: Uuid,
     enabled: bool,
+    if_match: Option<IfMatch>,
 ) -> Result<ClientRow> {
     access::require_admin(caller)?;
     let now = ctx.clock.now();
@@ -398,13 +411,16 @@ pub async fn set_client_enabled(
         .details(json!({"enabled": enabled}));
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
-            if users::find_client(conn, id)
-                .await?
-                .is_none_or(|c| c.organization_id != org_id)
-            {
-                return Err(Error::not_found("api client"));
+            let client = match users::find_client(conn, id).await? {
+                Some(c) if c.organization_id == org_id => c,
+                _ => return Err(Error::not_found("api client")),
+            };
+            if let Some(m) = &if_match {
+                m.check(client.version)?;
             }
-            let row = users::set_client_enabled(conn, id, enabled, now).await?;
+            let row = users::set_client_enabled(conn, id, enabled, now, client.version)
+                .await?
+                .ok_or_else(|| lost_update(if_match.as_ref()))?;
             audit::append(conn, ev).await?;
             Ok(row)
         })

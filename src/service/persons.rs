@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::access::{self, PersonAccess};
-use super::{audit, transaction, Context, Error, Result};
+use super::{audit, lost_update, transaction, Context, Error, IfMatch, Result};
 use crate::auth::Caller;
 use crate::db::needs;
 use crate::db::persons::{
@@ -363,6 +363,7 @@ pub async fn update(
     caller: &Caller,
     id: Uuid,
     update: PersonUpdate,
+    if_match: Option<IfMatch>,
 ) -> Result<PersonRow> {
     caller.require_any(&[crate::domain::role::Role::CivilAffairs])?;
     if let Some(r) = &update.region_code {
@@ -377,7 +378,12 @@ pub async fn update(
         Box::pin(async move {
             let person = load(conn, id).await?;
             access::change_person(&caller, &person)?;
-            let row = persons::update(conn, id, &changes).await?;
+            if let Some(m) = &if_match {
+                m.check(person.version)?;
+            }
+            let row = persons::update(conn, id, &changes, person.version)
+                .await?
+                .ok_or_else(|| lost_update(if_match.as_ref()))?;
             audit::append(conn, ev).await?;
             Ok(row)
         })

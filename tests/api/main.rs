@@ -11,3 +11,4 @@ mod helpers;
 mod needs;
 mod people;
 mod service;
+mod versions;

@@ -12,6 +12,16 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
+/// A JSON answer that carries the record's version as its `ETag`.
+pub fn versioned<T: Serialize>(
+    mut res: actix_web::HttpResponseBuilder,
+    version: i64,
+    body: &T,
+) -> actix_web::HttpResponse {
+    res.insert_header(crate::api::extract::etag(version))
+        .json(body)
+}
+
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     auth::configure(cfg);
     organizations::configure(cfg);

@@ -8,8 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{check_region_param, Page};
-use crate::api::extract::{JsonBody, QueryParams};
+use super::{check_region_param, versioned, Page};
+use crate::api::extract::{JsonBody, Precondition, QueryParams};
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::db::needs::{NeedFilter, NeedRow};
@@ -106,9 +106,9 @@ async fn create_need(
         source: body.source,
     };
     let row = needs::create(&state.ctx, &caller, input).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/needs/{}", row.id)))
-        .json(Need::from(row)))
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/api/v1/needs/{}", row.id)));
+    Ok(versioned(res, row.version, &Need::from(row.clone())))
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
@@ -177,9 +177,13 @@ async fn get_need(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-) -> Result<web::Json<Need>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let need = needs::get(&state.ctx, &caller, id.into_inner()).await?;
-    Ok(web::Json(need.into()))
+    Ok(versioned(
+        HttpResponse::Ok(),
+        need.version,
+        &Need::from(need.clone()),
+    ))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -209,11 +213,23 @@ async fn update_need(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
+    Precondition(if_match): Precondition,
     body: JsonBody,
-) -> Result<web::Json<Need>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
     let body: UpdateNeed = body.valid()?;
-    let row =
-        needs::change_status(&state.ctx, &caller, id.into_inner(), body.status, body.note).await?;
-    Ok(web::Json(row.into()))
+    let row = needs::change_status(
+        &state.ctx,
+        &caller,
+        id.into_inner(),
+        body.status,
+        body.note,
+        if_match,
+    )
+    .await?;
+    Ok(versioned(
+        HttpResponse::Ok(),
+        row.version,
+        &Need::from(row.clone()),
+    ))
 }

@@ -7,7 +7,8 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::{ApiClient, ApiClientCreated};
-use crate::api::extract::JsonBody;
+use crate::api::extract::{JsonBody, Precondition};
+use crate::api::v1::versioned;
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::domain::role::Role;
@@ -102,11 +103,17 @@ pub(super) async fn update_client(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(Uuid, Uuid)>,
+    Precondition(if_match): Precondition,
     body: JsonBody,
-) -> Result<web::Json<ApiClient>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
     let body: UpdateClient = body.valid()?;
     let (org_id, id) = path.into_inner();
-    let row = orgs::set_client_enabled(&state.ctx, &caller, org_id, id, body.enabled).await?;
-    Ok(web::Json(row.into()))
+    let row =
+        orgs::set_client_enabled(&state.ctx, &caller, org_id, id, body.enabled, if_match).await?;
+    Ok(versioned(
+        HttpResponse::Ok(),
+        row.version,
+        &ApiClient::from(row.clone()),
+    ))
 }

@@ -8,8 +8,8 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::Organization;
-use crate::api::extract::{JsonBody, QueryParams};
-use crate::api::v1::{check_region_param, Page};
+use crate::api::extract::{JsonBody, Precondition, QueryParams};
+use crate::api::v1::{check_region_param, versioned, Page};
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::db::organizations::OrganizationFilter;
@@ -198,9 +198,13 @@ pub(super) async fn get_organization(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-) -> Result<web::Json<Organization>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let row = orgs::get(&state.ctx, &caller, id.into_inner()).await?;
-    Ok(web::Json(row.into()))
+    Ok(versioned(
+        HttpResponse::Ok(),
+        row.version,
+        &Organization::from(row.clone()),
+    ))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -229,8 +233,9 @@ pub(super) async fn update_organization(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
+    Precondition(if_match): Precondition,
     body: JsonBody,
-) -> Result<web::Json<Organization>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
     let (body, errors) = body.parse::<UpdateOrganization>()?;
     let update = OrganizationUpdate {
@@ -238,6 +243,18 @@ pub(super) async fn update_organization(
         status: body.status,
         public_fundraising: body.public_fundraising,
     };
-    let row = orgs::update(&state.ctx, &caller, id.into_inner(), update, errors).await?;
-    Ok(web::Json(row.into()))
+    let row = orgs::update(
+        &state.ctx,
+        &caller,
+        id.into_inner(),
+        update,
+        errors,
+        if_match,
+    )
+    .await?;
+    Ok(versioned(
+        HttpResponse::Ok(),
+        row.version,
+        &Organization::from(row.clone()),
+    ))
 }

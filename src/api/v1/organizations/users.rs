@@ -8,7 +8,8 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::User;
-use crate::api::extract::JsonBody;
+use crate::api::extract::{JsonBody, Precondition};
+use crate::api::v1::versioned;
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::domain::role::Role;
@@ -146,8 +147,9 @@ pub(super) async fn update_user(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(Uuid, Uuid)>,
+    Precondition(if_match): Precondition,
     body: JsonBody,
-) -> Result<web::Json<User>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
     let (body, errors) = body.parse::<UpdateUser>()?;
     let (org_id, user_id) = path.into_inner();
@@ -157,6 +159,13 @@ pub(super) async fn update_user(
         enabled: body.enabled,
         password: body.password,
     };
-    let row = orgs::update_user(&state.ctx, &caller, org_id, user_id, update, errors).await?;
-    Ok(web::Json(row.into()))
+    let row = orgs::update_user(
+        &state.ctx, &caller, org_id, user_id, update, errors, if_match,
+    )
+    .await?;
+    Ok(versioned(
+        HttpResponse::Ok(),
+        row.version,
+        &User::from(row.clone()),
+    ))
 }

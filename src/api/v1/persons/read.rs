@@ -1,6 +1,6 @@
 //! Reading people: the list, one person as far as the caller may see, and lookup by ID number.
 
-use actix_web::{get, post, web};
+use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -8,7 +8,7 @@ use validator::Validate;
 
 use super::{consented_view, full_view, Person};
 use crate::api::extract::{JsonBody, QueryParams};
-use crate::api::v1::{check_region_param, Page};
+use crate::api::v1::{check_region_param, versioned, Page};
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::db::persons::PersonFilter;
@@ -100,7 +100,7 @@ pub(super) async fn get_person(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
     QueryParams(q): QueryParams<RevealQuery>,
-) -> Result<web::Json<Person>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let today = state.ctx.clock.today();
     if q.reveal.unwrap_or(false) {
@@ -112,10 +112,11 @@ pub(super) async fn get_person(
             ));
         };
         let (row, revealed) = persons::reveal(&state.ctx, &caller, id, purpose).await?;
-        return Ok(web::Json(full_view(&row, Some(revealed), today)));
+        let view = full_view(&row, Some(revealed), today);
+        return Ok(versioned(HttpResponse::Ok(), row.version, &view));
     }
     let read = persons::read(&state.ctx, &caller, id, None).await?;
-    Ok(web::Json(match &read.access {
+    let view = match &read.access {
         PersonAccess::Staff | PersonAccess::Auditor => full_view(&read.person, None, today),
         PersonAccess::Recipient(cov) => consented_view(
             &read.person,
@@ -124,7 +125,8 @@ pub(super) async fn get_person(
             read.open_need_categories.clone(),
             today,
         ),
-    }))
+    };
+    Ok(versioned(HttpResponse::Ok(), read.person.version, &view))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]

@@ -8,6 +8,7 @@ use validator::Validate;
 
 use super::{check_period, full_view, Household, Person};
 use crate::api::extract::JsonBody;
+use crate::api::v1::versioned;
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::domain::person::{CertifiedStatus, Circumstance, TierStatus};
@@ -119,7 +120,7 @@ pub(super) async fn create_person(
     let today = state.ctx.clock.today();
     let registration = check(body, today, errors)?;
     let row = persons::register(&state.ctx, &caller, registration).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/persons/{}", row.id)))
-        .json(full_view(&row, None, today)))
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/api/v1/persons/{}", row.id)));
+    Ok(versioned(res, row.version, &full_view(&row, None, today)))
 }

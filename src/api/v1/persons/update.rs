@@ -1,13 +1,14 @@
 //! `PATCH /persons/{id}`: contact, residence, household, certified status and circumstances.
 
-use actix_web::{patch, web};
+use actix_web::{patch, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
 use super::{check_period, full_view, Household, Person};
-use crate::api::extract::JsonBody;
+use crate::api::extract::{JsonBody, Precondition};
+use crate::api::v1::versioned;
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::domain::person::{CertifiedStatus, Circumstance, TierStatus};
@@ -157,11 +158,13 @@ pub(super) async fn update_person(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
+    Precondition(if_match): Precondition,
     body: JsonBody,
-) -> Result<web::Json<Person>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
     let (body, errors) = body.parse::<UpdatePerson>()?;
     let update = check(body, errors)?;
-    let row = persons::update(&state.ctx, &caller, id.into_inner(), update).await?;
-    Ok(web::Json(full_view(&row, None, state.ctx.clock.today())))
+    let row = persons::update(&state.ctx, &caller, id.into_inner(), update, if_match).await?;
+    let view = full_view(&row, None, state.ctx.clock.today());
+    Ok(versioned(HttpResponse::Ok(), row.version, &view))
 }
