@@ -10,113 +10,154 @@ use utoipa::ToSchema;
 
 pub use crate::service::error::{field_errors, FieldError, Kind};
 
+use crate::api::i18n::{self, Lang};
+
 /// The error every handler returns: the service layer's error, rendered as problem+json.
 pub type ApiError = crate::service::Error;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
-/// Every problem `code` the API answers, with its status and meaning. Stable: clients branch on
+/// Every problem `code` the API answers, with its status and meaning (English, Chinese). Stable: clients branch on
 /// these. A test fails when the code uses one that is not listed here, or lists one never used.
-pub const PROBLEM_CODES: &[(&str, u16, &str)] = &[
-    ("malformed_json", 400, "the body is not valid JSON"),
-    ("unreadable_body", 400, "the body could not be read"),
+pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
+    (
+        "malformed_json",
+        400,
+        "the body is not valid JSON",
+        "请求体不是有效的 JSON",
+    ),
+    (
+        "unreadable_body",
+        400,
+        "the body could not be read",
+        "无法读取请求体",
+    ),
     (
         "invalid_query",
         400,
         "a query parameter cannot be read or is out of range; `errors` names it",
+        "查询参数无法读取或超出范围；errors 指明参数",
     ),
     (
         "invalid_path_parameter",
         400,
         "a path parameter is malformed (not a UUID); `errors` names it",
+        "路径参数格式不正确（不是 UUID）；errors 指明参数",
     ),
-    ("missing_token", 401, "no `Authorization: Bearer` token"),
+    (
+        "missing_token",
+        401,
+        "no `Authorization: Bearer` token",
+        "缺少 Authorization: Bearer 访问令牌",
+    ),
     (
         "invalid_token",
         401,
         "the token is not valid, or its principal no longer exists",
+        "访问令牌无效，或其主体已不存在",
     ),
-    ("token_expired", 401, "the token has expired; get a new one"),
+    (
+        "token_expired",
+        401,
+        "the token has expired; get a new one",
+        "访问令牌已过期，请重新获取",
+    ),
     (
         "forbidden",
         403,
         "the caller's role or region does not allow this",
+        "调用方的角色或辖区不允许此操作",
     ),
     (
         "not_found",
         404,
         "no such resource within the caller's reach",
+        "在调用方可及范围内不存在该资源",
     ),
-    ("route_not_found", 404, "no such path"),
+    ("route_not_found", 404, "no such path", "不存在该路径"),
     (
         "method_not_allowed",
         405,
         "the path exists with other methods (see `Allow`)",
+        "该路径只支持其他方法（见 Allow）",
     ),
     (
         "duplicate",
         409,
         "a record with this value exists; `field` names it",
+        "已存在相同值的记录；field 指明字段",
     ),
     (
         "duplicate_person",
         409,
         "this ID number is registered; `existing_id` when the caller may see the person",
+        "该身份证号码已登记；调用方可见时给出 existing_id",
     ),
     (
         "illegal_transition",
         409,
         "the current state does not allow this; `from` and `to` name the states",
+        "当前状态不允许此操作；from 与 to 指明状态",
     ),
     (
         "concurrent_update",
         409,
         "another request changed the same record meanwhile; reload and retry",
+        "另一请求已修改同一记录，请重新读取后重试",
     ),
     (
         "already_withdrawn",
         409,
         "the consent was already withdrawn",
+        "该同意已撤回",
     ),
     (
         "precondition_failed",
         412,
         "the record changed since the version named in `If-Match`; reload",
+        "记录在 If-Match 所指版本之后已被修改，请重新读取",
     ),
     (
         "payload_too_large",
         413,
         "the body is larger than the limit",
+        "请求体超过限制",
     ),
     (
         "unsupported_media_type",
         415,
         "send the body as application/json",
+        "请以 application/json 发送请求体",
     ),
     (
         "validation_failed",
         422,
         "fields break rules; `errors` lists each with a code",
+        "字段违反规则；errors 逐一列出",
     ),
     (
         "reference_not_found",
         422,
         "a referenced record does not exist",
+        "引用的记录不存在",
     ),
     (
         "constraint_violated",
         422,
         "the data breaks a rule of the register",
+        "数据违反登记规则",
     ),
     (
         "internal_error",
         500,
         "an unexpected error; logged with the request id, no internals shown",
+        "发生意外错误，已连同请求编号记录日志，不显示内部信息",
     ),
     (
         "service_unavailable",
         503,
         "the database is unreachable; retry after `Retry-After` seconds",
+        "数据库无法访问，请在 Retry-After 秒后重试",
     ),
 ];
 
@@ -126,7 +167,7 @@ pub fn code_catalogue() -> String {
         "Stable error code; clients branch on this, not on `detail` (whose language follows \
          `Accept-Language`).\n\n| code | status | meaning |\n|---|---|---|\n",
     );
-    for (code, status, meaning) in PROBLEM_CODES {
+    for (code, status, meaning, _) in PROBLEM_CODES {
         s.push_str(&format!("| `{code}` | {status} | {meaning} |\n"));
     }
     s
@@ -174,18 +215,41 @@ pub fn status_of(kind: Kind) -> StatusCode {
     }
 }
 
-/// The problem document for an error.
-pub fn problem(e: &ApiError) -> Problem {
+/// The problem document for an error, its messages in `lang` (codes and fields never change).
+pub fn problem(e: &ApiError, lang: Lang) -> Problem {
     let status = status_of(e.kind);
+    let errors: Vec<FieldError> = e
+        .errors
+        .iter()
+        .map(|f| FieldError {
+            message: i18n::field_message(f, lang),
+            ..f.clone()
+        })
+        .collect();
     Problem {
         r#type: format!("urn:aidbridge:problem:{}", e.code),
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        title: i18n::title(e.kind, status.canonical_reason().unwrap_or("Error"), lang),
         status: status.as_u16(),
-        detail: e.detail.clone(),
+        detail: i18n::detail(e.code, &e.detail, &errors, lang),
         code: e.code.to_owned(),
-        errors: e.errors.clone(),
+        errors,
         extra: e.extra.clone(),
     }
+}
+
+/// The problem+json answer for an error in `lang`.
+pub fn problem_response(e: &ApiError, lang: Lang) -> HttpResponse {
+    let status = status_of(e.kind);
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE));
+    res.insert_header((header::CONTENT_LANGUAGE, lang.tag()));
+    if let Some(secs) = e.retry_after {
+        res.insert_header((header::RETRY_AFTER, secs.to_string()));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+    }
+    res.body(serde_json::to_string(&problem(e, lang)).unwrap_or_default())
 }
 
 impl ResponseError for ApiError {
@@ -193,17 +257,9 @@ impl ResponseError for ApiError {
         status_of(self.kind)
     }
 
+    /// In the default language; `api::i18n::localize` answers in the request's.
     fn error_response(&self) -> HttpResponse {
-        let status = status_of(self.kind);
-        let mut res = HttpResponse::build(status);
-        res.insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE));
-        if let Some(secs) = self.retry_after {
-            res.insert_header((header::RETRY_AFTER, secs.to_string()));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-        }
-        res.body(serde_json::to_string(&problem(self)).unwrap_or_default())
+        problem_response(self, Lang::DEFAULT)
     }
 }
 
@@ -214,7 +270,7 @@ mod tests {
     #[test]
     fn problem_carries_code_type_and_fields() {
         let e = ApiError::field("uscc", "check_character", "wrong");
-        let p = problem(&e);
+        let p = problem(&e, Lang::En);
         assert_eq!(p.status, 422);
         assert_eq!(p.code, "validation_failed");
         assert_eq!(p.r#type, "urn:aidbridge:problem:validation_failed");
@@ -275,7 +331,7 @@ mod tests {
         let used = codes_in_source();
         let listed: std::collections::BTreeSet<String> = PROBLEM_CODES
             .iter()
-            .map(|(c, _, _)| c.to_string())
+            .map(|(c, _, _, _)| c.to_string())
             .collect();
         assert!(used.len() > 15, "the scan found too little: {used:?}");
         let unlisted: Vec<_> = used.difference(&listed).collect();
@@ -286,7 +342,7 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/API-CONVENTIONS.md"),
         )
         .expect("docs/API-CONVENTIONS.md");
-        for (code, status, _) in PROBLEM_CODES {
+        for (code, status, _, _) in PROBLEM_CODES {
             assert!(
                 conventions.contains(&format!("| `{code}` | {status} |")),
                 "docs/API-CONVENTIONS.md lacks {code}"

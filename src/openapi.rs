@@ -21,7 +21,9 @@ pub const TOKEN_URL: &str = "/api/v1/auth/token";
 referral (转介), leads (线索), two-way information exchange, projects, funds, disclosure and supervision.\n\n\
 Sign in with **Authorize** (OAuth2 password flow, or client credentials for systems), or send \
 `Authorization: Bearer <token>` from `POST /api/v1/auth/token`. Errors are RFC 9457 \
-`application/problem+json` with a stable `code` and, for validation, `errors[]` naming each field. \
+`application/problem+json` with a stable `code` and, for validation, `errors[]` naming each field; \
+their messages are Chinese by default and English with `Accept-Language: en` (codes and fields do \
+not change). Changes to a record honour `If-Match` with the `ETag` it was read with. \
 Money is integer fen; times are RFC 3339 UTC; ids are UUIDs.",
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),

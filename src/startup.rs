@@ -12,7 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::extract::{json_error, path_error, query_error, BodyLimit, RequestId};
 use crate::api::fallback::{self, RouteTable};
-use crate::api::{self, AppState};
+use crate::api::{self, i18n, AppState};
 use crate::auth::token::TokenKeys;
 use crate::config::Config;
 use crate::db::{self, Pool};
@@ -170,6 +170,11 @@ impl Application {
                 )
                 .service(web::redirect("/swagger-ui", "/swagger-ui/"))
                 .default_service(web::to(fallback::not_found))
+                .wrap_fn(|req, srv| {
+                    let lang = i18n::Lang::from_headers(req.headers());
+                    let fut = srv.call(req);
+                    async move { Ok(i18n::localize(fut.await?.map_into_boxed_body(), lang)) }
+                })
                 .wrap(prom.clone())
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms req=%{x-request-id}i"))
                 .wrap_fn(|mut req, srv| {

@@ -2,7 +2,7 @@
 //! The route table comes from the generated OpenAPI document, so it cannot drift from the routes.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, Kind};
 
@@ -65,23 +65,22 @@ pub async fn not_found(req: HttpRequest, table: web::Data<RouteTable>) -> HttpRe
         // The method is served, just not at this spelling of the path (a trailing slash, say).
         Some(methods) if !methods.is_empty() && !methods.contains(&method) => {
             let allow = methods.join(", ");
-            let mut res = ApiError::new(
+            // The error stays attached, so the answer is re-rendered in the request's language.
+            let mut res = HttpResponse::from_error(ApiError::new(
                 Kind::MethodNotAllowed,
                 "method_not_allowed",
                 format!("{} is not allowed here; allowed: {allow}", req.method()),
-            )
-            .error_response();
+            ));
             if let Ok(v) = header::HeaderValue::from_str(&allow) {
                 res.headers_mut().insert(header::ALLOW, v);
             }
             res
         }
-        _ => ApiError::new(
+        _ => HttpResponse::from_error(ApiError::new(
             Kind::NotFound,
             "route_not_found",
             format!("no route {}", req.path()),
-        )
-        .error_response(),
+        )),
     }
 }
 

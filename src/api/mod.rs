@@ -2,6 +2,7 @@
 
 pub mod extract;
 pub mod fallback;
+pub mod i18n;
 pub mod service;
 pub mod v1;
 

@@ -94,6 +94,20 @@ fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
         .replace("{client_id}", &client)
 }
 
+/// The messages of a problem that have no Chinese in them (asked for in Chinese).
+fn english_messages(p: &Value) -> Vec<String> {
+    let chinese = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    let mut texts = vec![p["detail"].as_str().unwrap_or("").to_owned()];
+    texts.extend(
+        p["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["message"].as_str().unwrap_or("").to_owned()),
+    );
+    texts.into_iter().filter(|t| !chinese(t)).collect()
+}
+
 /// A body the operation accepts (for the callers allowed to), so the walk also sees success.
 fn valid_body(path: &str, method: &str, f: &Fixtures) -> Option<Value> {
     Some(match (method, path) {
@@ -128,6 +142,7 @@ async fn every_status_the_server_answers_is_in_the_document() {
     let oversized = format!("{{\"x\":\"{}\"}}", "a".repeat(70 * 1024));
     let mut undocumented = BTreeSet::new();
     let mut seen = BTreeSet::new();
+    let mut untranslated = BTreeSet::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let documented: BTreeSet<String> = op["responses"]
@@ -203,7 +218,16 @@ async fn every_status_the_server_answers_is_in_the_document() {
                             if !content_type.is_empty() {
                                 req = req.header("content-type", *content_type).body(body.clone());
                             }
-                            let status = req.send().await.unwrap().status().as_u16().to_string();
+                            let res = req.header("accept-language", "zh-CN").send().await.unwrap();
+                            let status = res.status().as_u16().to_string();
+                            let is_problem = res
+                                .headers()
+                                .get("content-type")
+                                .is_some_and(|v| v == "application/problem+json");
+                            if is_problem {
+                                let p: Value = res.json().await.unwrap();
+                                untranslated.extend(english_messages(&p));
+                            }
                             seen.insert(status.clone());
                             if status == "500" || !documented.contains(&status) {
                                 undocumented.insert(format!("{method} {path} -> {status}"));
@@ -217,6 +241,10 @@ async fn every_status_the_server_answers_is_in_the_document() {
     assert!(
         undocumented.is_empty(),
         "answered but not documented: {undocumented:#?}"
+    );
+    assert!(
+        untranslated.is_empty(),
+        "problem messages with no Chinese: {untranslated:#?}"
     );
     // The walk reached far enough to mean something.
     for status in [

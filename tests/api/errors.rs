@@ -234,3 +234,80 @@ async fn the_role_is_checked_before_the_body_and_all_field_failures_come_at_once
     .await;
     assert_eq!(fields(&p), vec!["household.size", "id_number", "name"]);
 }
+
+#[tokio::test]
+async fn messages_are_chinese_by_default_and_english_on_request() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    // A client that states no language: Chinese, for the case workers.
+    let plain = reqwest::Client::new();
+    let bad = serde_json::json!({"name": "", "id_number": "230102199003070016",
+                                 "region_code": "2302"});
+    let send = |lang: Option<&'static str>| {
+        let mut req = plain
+            .post(app.url("/api/v1/persons"))
+            .bearer_auth(&daoli)
+            .json(&bad);
+        if let Some(l) = lang {
+            req = req.header("accept-language", l);
+        }
+        req.send()
+    };
+    let res = send(None).await.unwrap();
+    assert_eq!(res.headers()["content-language"], "zh-CN");
+    let zh = problem(res, 422).await;
+    assert_eq!(zh["title"], "字段无效");
+    assert_eq!(zh["code"], "validation_failed");
+    assert_eq!(fields(&zh), vec!["id_number", "name"]);
+    let messages: Vec<&str> = zh["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        vec!["校验码（最后一位）错误", "长度须在 1 到 100 之间"]
+    );
+    assert_eq!(zh["detail"], "2 个字段无效");
+
+    let res = send(Some("en-GB,en;q=0.9,zh;q=0.5")).await.unwrap();
+    assert_eq!(res.headers()["content-language"], "en");
+    let en = problem(res, 422).await;
+    assert_eq!(en["title"], "Unprocessable Entity");
+    assert_eq!(fields(&en), fields(&zh), "fields and codes do not change");
+    assert!(en["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("check digit"));
+
+    // Errors raised before any handler runs, and the router's own, are translated too.
+    let res = plain.get(app.url("/api/v1/me")).send().await.unwrap();
+    let p = problem(res, 401).await;
+    assert_eq!(p["detail"], "请提供访问令牌：Authorization: Bearer <token>");
+    let res = plain
+        .delete(app.url("/api/v1/persons"))
+        .header("accept-language", "zh-CN")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("allow").is_some());
+    let p = problem(res, 405).await;
+    assert_eq!(p["title"], "方法不允许");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("此路径不允许 DELETE"),
+        "{p}"
+    );
+    // A region outside the caller's: the values stay, the words change.
+    let res = plain
+        .get(app.url("/api/v1/persons?region=2302"))
+        .bearer_auth(&daoli)
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, 403).await;
+    assert_eq!(p["detail"], "区域 2302 超出您的辖区 230102");
+}

@@ -320,8 +320,17 @@ pub async fn spawn_server(config: Config, db_name: String, db_url: String) -> Te
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        // The tests read English messages; Chinese (the default) has tests of its own.
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .default_headers(
+                [(
+                    reqwest::header::ACCEPT_LANGUAGE,
+                    reqwest::header::HeaderValue::from_static("en"),
+                )]
+                .into_iter()
+                .collect(),
+            )
             .build()
             .unwrap(),
         db_name,
