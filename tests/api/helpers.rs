@@ -190,6 +190,8 @@ pub struct TestApp {
     pub db_name: String,
     pub db_url: String,
     pub keys: TokenKeys,
+    /// The server's clock: it stands still at the test's start until a test moves it.
+    pub clock: aidbridge::clock::Clock,
 }
 
 pub fn test_config(db_url: &str) -> Config {
@@ -296,6 +298,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Serves the API with `config` (its database must exist).
 pub async fn spawn_server(config: Config, db_name: String, db_url: String) -> TestApp {
+    let clock = aidbridge::clock::Clock::settable(chrono::Utc::now());
     let pool_url = config
         .database_url
         .clone()
@@ -313,7 +316,7 @@ pub async fn spawn_server(config: Config, db_name: String, db_url: String) -> Te
         Options {
             workers: 1,
             handle_signals: false,
-            clock: aidbridge::clock::Clock::system(),
+            clock: clock.clone(),
         },
     )
     .expect("build the application");
@@ -336,6 +339,7 @@ pub async fn spawn_server(config: Config, db_name: String, db_url: String) -> Te
         db_name,
         db_url,
         keys,
+        clock,
     }
 }
 

@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod clock;
 mod consents;
 mod contract;
 mod errors;
