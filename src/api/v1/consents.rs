@@ -166,6 +166,36 @@ fn check_consent(
     now: DateTime<Utc>,
     errors: &mut Vec<FieldError>,
 ) -> Option<ResidentId> {
+    check_recipient(body, errors);
+    if !is_sha256_hex(&body.notice_sha256) {
+        errors.push(FieldError::new(
+            "notice_sha256",
+            "invalid_sha256",
+            "64 lower-case hex characters",
+        ));
+    }
+    let given_at = body.given_at.unwrap_or(now);
+    if given_at > now + Duration::minutes(5) {
+        errors.push(FieldError::new(
+            "given_at",
+            "in_future",
+            "consent cannot be given in the future",
+        ));
+    }
+    if let Some(exp) = body.expires_at {
+        if exp <= given_at {
+            errors.push(FieldError::new(
+                "expires_at",
+                "before_given",
+                "expires_at must be after given_at",
+            ));
+        }
+    }
+    check_guardian(body, crate::domain::time::local_date(now), errors)
+}
+
+/// One recipient per consent: an organisation with its categories, or a region.
+fn check_recipient(body: &CreateConsent, errors: &mut Vec<FieldError>) {
     match (&body.recipient.organization_id, &body.recipient.region_code) {
         (Some(_), None) => {
             if body.data_categories.is_empty() {
@@ -191,31 +221,14 @@ fn check_consent(
             "give exactly one of organization_id or region_code (a separate consent per recipient)",
         )),
     }
-    if !is_sha256_hex(&body.notice_sha256) {
-        errors.push(FieldError::new(
-            "notice_sha256",
-            "invalid_sha256",
-            "64 lower-case hex characters",
-        ));
-    }
-    let given_at = body.given_at.unwrap_or(now);
-    if given_at > now + Duration::minutes(5) {
-        errors.push(FieldError::new(
-            "given_at",
-            "in_future",
-            "consent cannot be given in the future",
-        ));
-    }
-    if let Some(exp) = body.expires_at {
-        if exp <= given_at {
-            errors.push(FieldError::new(
-                "expires_at",
-                "before_given",
-                "expires_at must be after given_at",
-            ));
-        }
-    }
-    let today = crate::domain::time::local_date(now);
+}
+
+/// A guardian exactly when `given_by` says so, and an adult; the guardian's checked ID number.
+fn check_guardian(
+    body: &CreateConsent,
+    today: chrono::NaiveDate,
+    errors: &mut Vec<FieldError>,
+) -> Option<ResidentId> {
     let mut guardian_id = None;
     match (body.given_by, &body.guardian) {
         (GivenBy::Guardian, None) => errors.push(FieldError::new(
