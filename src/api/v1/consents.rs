@@ -62,6 +62,16 @@ pub struct Guardian {
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "recipient": {"region_code": "2301"},
+    "purposes": ["matching"],
+    "data_categories": [],
+    "method": "written",
+    "notice_version": "hlj-referral-notice-2024.1",
+    "notice_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "evidence_ref": "scan-2026-000123",
+    "given_by": "subject"
+}))]
 pub struct CreateConsent {
     pub recipient: ConsentRecipient,
     /// At least one; the recipient is bound to these (a new purpose needs a new consent).
@@ -349,6 +359,7 @@ async fn list_consents(
 
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "本人电话告知撤回"}))]
 pub struct WithdrawConsent {
     /// Optional note (the person's words, the channel used).
     #[validate(length(max = 500))]

@@ -64,6 +64,14 @@ impl From<NeedRow> for Need {
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "person_id": "01968f3e-7c4a-7b1e-9d2a-5b6c7d8e9f00",
+    "category": "medical",
+    "description": "医疗救助后化疗费用仍有 3 万元缺口",
+    "amount_requested_fen": 3000000,
+    "urgency": "urgent",
+    "source": "screening"
+}))]
 pub struct CreateNeed {
     pub person_id: Uuid,
     pub category: NeedCategory,
@@ -188,6 +196,7 @@ async fn get_need(
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "closed", "note": "已由临时救助解决"}))]
 pub struct UpdateNeed {
     /// open → referred → met | closed; open → closed; referred → open (referral fell through).
     pub status: NeedStatus,

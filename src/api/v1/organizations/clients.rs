@@ -17,6 +17,7 @@ use crate::service::organizations as orgs;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "哈尔滨市社会救助信息系统", "roles": ["civil_affairs"]}))]
 pub struct CreateClient {
     #[validate(length(min = 1, max = 100))]
     #[schema(example = "哈尔滨市社会救助信息系统")]
@@ -83,6 +84,7 @@ pub(super) async fn list_clients(
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled": false}))]
 pub struct UpdateClient {
     pub enabled: bool,
 }

@@ -22,6 +22,13 @@ use crate::service::organizations::{self as orgs, NewOrganizationInput, Organiza
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "kind": "charity",
+    "name": "哈尔滨市助医慈善基金会",
+    "uscc": "53230100MJ0007770M",
+    "region_code": "2301",
+    "public_fundraising": true
+}))]
 pub struct CreateOrganization {
     pub kind: OrganizationKind,
     #[validate(length(min = 1, max = 200))]
@@ -209,6 +216,7 @@ pub(super) async fn get_organization(
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "哈尔滨市助医慈善基金会", "public_fundraising": false}))]
 pub struct UpdateOrganization {
     #[validate(length(min = 1, max = 200))]
     pub name: Option<String>,

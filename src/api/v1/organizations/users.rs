@@ -18,6 +18,12 @@ use crate::service::organizations::{self as orgs, NewUserInput, UserUpdate};
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "username": "harbin.li",
+    "display_name": "李明",
+    "password": "correct-horse-battery",
+    "roles": ["civil_affairs"]
+}))]
 pub struct CreateUser {
     /// Lower-case letters, digits, `_ . -`; 3–64 characters.
     #[validate(length(min = 3, max = 64), custom(function = "username_format"))]
@@ -118,6 +124,7 @@ pub(super) async fn list_users(
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "李明（社会救助科）"}))]
 pub struct UpdateUser {
     #[validate(length(min = 1, max = 100))]
     pub display_name: Option<String>,

@@ -52,6 +52,14 @@ impl From<GovernmentAidRow> for GovernmentAid {
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "programme": "subsistence_allowance",
+    "amount_fen": 68000,
+    "period_start": "2026-01-01",
+    "period_end": "2026-12-31",
+    "source_system": "dibao-system",
+    "certifying_region": "230102001"
+}))]
 pub struct CreateGovernmentAid {
     pub programme: Programme,
     /// Non-negative integer fen.

@@ -131,6 +131,7 @@ pub(super) async fn get_person(
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"id_number": "230102199003070015"}))]
 pub struct PersonLookup {
     /// The resident ID number to find; in the body so it stays out of URLs and access logs.
     #[schema(example = "230102199003070015", pattern = r"^[0-9]{17}[0-9Xx]$")]

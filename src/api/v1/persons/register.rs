@@ -21,6 +21,17 @@ use crate::service::persons::{self, NewRegistration};
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "张三",
+    "id_number": "230102197505120028",
+    "phone": "13812345678",
+    "region_code": "230102001001",
+    "household": {"key": "HLJ-230102-000123", "size": 3, "income_per_capita_fen": 45000},
+    "low_income": {"tier": "subsistence_allowance", "certifying_region": "230102001",
+                   "valid_from": "2026-01-01", "valid_to": "2026-12-31"},
+    "special_circumstances": ["seriously_ill"],
+    "external_id": "DBJC-2026-000123"
+}))]
 pub struct CreatePerson {
     #[validate(length(min = 1, max = 100))]
     #[schema(example = "张三", min_length = 1, max_length = 100)]

@@ -28,6 +28,11 @@ fn nullable<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
 /// Changes to a person; absent fields stay as they are, `null` clears a clearable one.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "phone": "13912345678",
+    "household": {"key": "HLJ-230102-000123", "size": 4},
+    "reason": "户内新增成员"
+}))]
 pub struct UpdatePerson {
     #[validate(length(min = 1, max = 100))]
     pub name: Option<String>,
