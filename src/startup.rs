@@ -1,7 +1,7 @@
 //! Builds the HTTP application on a listener: middleware, routes, Swagger UI, fallbacks.
 
 use actix_web::dev::{Server, Service};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpMessage, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
@@ -191,12 +191,20 @@ impl Application {
                             .insert(HeaderName::from_static(REQUEST_ID), v.clone());
                     }
                     req.extensions_mut().insert(RequestId(id));
+                    // API answers may carry personal data: no cache, shared or private, keeps them.
+                    let api = req.path().starts_with("/api/");
                     let fut = srv.call(req);
                     async move {
                         let mut res = fut.await?;
                         if let Some(v) = value {
                             res.headers_mut()
                                 .insert(HeaderName::from_static(REQUEST_ID), v);
+                        }
+                        if api && !res.headers().contains_key(header::CACHE_CONTROL) {
+                            res.headers_mut().insert(
+                                header::CACHE_CONTROL,
+                                HeaderValue::from_static("no-store"),
+                            );
                         }
                         Ok(res)
                     }

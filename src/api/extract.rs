@@ -100,12 +100,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_data() {
-            let field = if path == "." { "body".to_owned() } else { path };
-            ApiError::validation(vec![FieldError::new(
-                field,
-                "invalid",
-                strip_position(&inner),
-            )])
+            let message = strip_position(&inner);
+            // serde names a missing field only in its message.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|r| r.split('`').next());
+            let field = match (path.as_str(), missing) {
+                (".", Some(m)) => m.to_owned(),
+                (".", None) => "body".to_owned(),
+                (_, Some(m)) => format!("{path}.{m}"),
+                _ => path,
+            };
+            let code = if missing.is_some() {
+                "required"
+            } else {
+                "invalid"
+            };
+            ApiError::validation(vec![FieldError::new(field, code, message)])
         } else {
             ApiError::bad_request(
                 "malformed_json",

@@ -134,6 +134,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("contains a control character", "包含控制字符"),
     ("pass back the next_cursor of the previous page", "请传入上一页返回的 next_cursor"),
     ("{} is not a UUID", "{0} 不是 UUID"),
+    ("missing field `{}`", "缺少必填字段 {0}"),
+    ("name the purpose you read for; the consent must cover it", "请说明读取目的；须在同意范围之内"),
     // Problem details.
     ("{} fields are invalid", "{0} 个字段无效"),
     ("{} query parameters are invalid", "{0} 个查询参数无效"),

@@ -24,7 +24,7 @@ text_enum! {
 text_enum! {
     /// Categories of personal data a recipient may see (数据类别).
     DataCategory {
-        /// name, masked ID number, birth date, sex
+        /// name, masked ID number (last four), sex; never the birth date
         Identity = "identity",
         /// phone
         Contact = "contact",

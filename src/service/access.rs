@@ -50,13 +50,21 @@ pub async fn to_person(
         return Ok(PersonAccess::Auditor);
     }
     if caller.has(Role::Charity) {
+        // A recipient reads for a purpose, and only a consent for that purpose lets it.
+        let Some(purpose) = purpose else {
+            return Err(Error::field(
+                "purpose",
+                "required",
+                "name the purpose you read for; the consent must cover it",
+            ));
+        };
         let who = requester(conn, caller).await?;
         let facts: Vec<_> = consents::of_person(conn, person.id)
             .await?
             .iter()
             .map(|c| c.facts())
             .collect();
-        let cov = coverage(&facts, &who, purpose, now);
+        let cov = coverage(&facts, &who, Some(purpose), now);
         if cov.sees_anything() {
             return Ok(PersonAccess::Recipient(cov));
         }

@@ -204,9 +204,11 @@ pub async fn read(
                 read.open_need_categories = open_need_categories(&mut conn, id).await?;
             }
             Some(
-                audit::by(ctx, caller, "person.disclose", "person", id).details(
-                    json!({"categories": disclosed_categories(cov), "summary_only": cov.summary_only}),
-                ),
+                audit::by(ctx, caller, "person.disclose", "person", id).details(json!({
+                    "categories": disclosed_categories(cov),
+                    "summary_only": cov.summary_only,
+                    "purpose": purpose,
+                })),
             )
         }
     };
@@ -451,10 +453,12 @@ pub async fn government_aid(
     ctx: &Context,
     caller: &Caller,
     person_id: Uuid,
+    purpose: Option<Purpose>,
 ) -> Result<Vec<GovernmentAidRow>> {
     let mut conn = crate::db::connect(&ctx.pool).await?;
     let person = load(&mut conn, person_id).await?;
-    let action = match access::to_person(&mut conn, caller, &person, None, ctx.clock.now()).await? {
+    let access = access::to_person(&mut conn, caller, &person, purpose, ctx.clock.now()).await?;
+    let action = match access {
         PersonAccess::Staff => None,
         PersonAccess::Auditor => Some("government_aid.read"),
         PersonAccess::Recipient(cov) if cov.allows(DataCategory::AidHistory) => {
@@ -466,7 +470,7 @@ pub async fn government_aid(
     drop(conn);
     if let Some(action) = action {
         let ev = audit::by(ctx, caller, action, "person", person_id)
-            .details(json!({"categories": ["aid_history"]}));
+            .details(json!({"categories": ["aid_history"], "purpose": purpose}));
         audit::record(&ctx.pool, ev).await?;
     }
     Ok(rows)

@@ -22,7 +22,7 @@ async fn a_consent_ends_when_the_clock_passes_its_expiry() {
     let mut body = consent_to(&care_org, &["identity"]);
     body["expires_at"] = Value::from((app.clock.now() + Duration::days(30)).to_rfc3339());
     assert_eq!(app.consent(&daoli, person, &body).await.status(), 201);
-    let path = format!("/api/v1/persons/{person}");
+    let path = format!("/api/v1/persons/{person}?purpose=referral");
     assert_eq!(app.get(&path, Some(&care)).await.status(), 200);
 
     app.clock.advance(Duration::days(31));
@@ -32,7 +32,7 @@ async fn a_consent_ends_when_the_clock_passes_its_expiry() {
     let daoli = app.token("daoli.ca").await;
     problem(app.get(&path, Some(&care)).await, 404).await;
     let consents: Value = app
-        .get(&format!("{path}/consents"), Some(&daoli))
+        .get(&format!("/api/v1/persons/{person}/consents"), Some(&daoli))
         .await
         .json()
         .await

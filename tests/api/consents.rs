@@ -22,7 +22,12 @@ async fn a_charity_sees_exactly_the_consented_categories() {
     let edu = app.org_id("哈尔滨市助学慈善基金会").await;
     let path = format!("/api/v1/persons/{person}");
     let charity = app.token("charity.edu").await;
-    problem(app.get(&path, Some(&charity)).await, 404).await;
+    problem(
+        app.get(&format!("{path}?purpose=referral"), Some(&charity))
+            .await,
+        404,
+    )
+    .await;
 
     let res = app
         .consent(&daoli, &person, &consent_to(&edu, &["identity"]))
@@ -30,9 +35,14 @@ async fn a_charity_sees_exactly_the_consented_categories() {
     assert_eq!(res.status(), 201);
     let c: Value = res.json().await.unwrap();
     assert_eq!(c["status"], "given");
-    let seen: Value = app.get(&path, Some(&charity)).await.json().await.unwrap();
+    let seen: Value = app
+        .get(&format!("{path}?purpose=referral"), Some(&charity))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(seen["name"], "张三");
-    assert_eq!(seen["id_number"], "230102********0015");
+    assert_eq!(seen["id_number"], "**************0015");
     assert_eq!(seen["categories"], json!(["identity"]));
     for absent in ["phone", "household", "low_income", "external_id"] {
         assert!(
@@ -51,7 +61,12 @@ async fn a_charity_sees_exactly_the_consented_categories() {
         )
         .await;
     assert_eq!(res.status(), 201);
-    let seen: Value = app.get(&path, Some(&charity)).await.json().await.unwrap();
+    let seen: Value = app
+        .get(&format!("{path}?purpose=referral"), Some(&charity))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         seen["phone"], ADULT_PHONE,
         "contact consent shares the number itself"
@@ -74,18 +89,27 @@ async fn a_charity_sees_exactly_the_consented_categories() {
     );
     // Government aid only under `aid_history`.
     problem(
-        app.get(&format!("{path}/government-aid"), Some(&charity))
-            .await,
+        app.get(
+            &format!("{path}/government-aid?purpose=referral"),
+            Some(&charity),
+        )
+        .await,
         404,
     )
     .await;
     // Another charity sees nothing; a charity cannot reveal.
     let other = app.token("charity.care").await;
-    problem(app.get(&path, Some(&other)).await, 404).await;
     problem(
-        app.get(
-            &format!("{path}?reveal=true&purpose=contact%20family"),
+        app.get(&format!("{path}?purpose=referral"), Some(&other))
+            .await,
+        404,
+    )
+    .await;
+    problem(
+        app.post(
+            &format!("{path}/reveal"),
             Some(&charity),
+            &json!({"purpose": "contact family"}),
         )
         .await,
         403,
@@ -120,7 +144,10 @@ async fn a_region_wide_consent_shows_charities_there_a_summary_only() {
     );
     let care = app.token("charity.care").await;
     let seen: Value = app
-        .get(&format!("/api/v1/persons/{person}"), Some(&care))
+        .get(
+            &format!("/api/v1/persons/{person}?purpose=matching"),
+            Some(&care),
+        )
         .await
         .json()
         .await
@@ -143,8 +170,11 @@ async fn a_region_wide_consent_shows_charities_there_a_summary_only() {
     // The provincial federation is not a charity *in* Harbin.
     let federation = app.token("federation").await;
     problem(
-        app.get(&format!("/api/v1/persons/{person}"), Some(&federation))
-            .await,
+        app.get(
+            &format!("/api/v1/persons/{person}?purpose=matching"),
+            Some(&federation),
+        )
+        .await,
         404,
     )
     .await;
@@ -234,7 +264,7 @@ async fn a_minor_needs_an_adult_guardians_consent() {
     let res = app.consent(&daoli, person, &ok).await;
     assert_eq!(res.status(), 201);
     let c: Value = res.json().await.unwrap();
-    assert_eq!(c["guardian"]["id_number"], "230102********0015");
+    assert_eq!(c["guardian"]["id_number"], "**************0015");
     assert_eq!(c["given_by"], "guardian");
     // An adult's consent comes from the subject.
     let (_, adult) = registered_second(&app, &daoli).await;
@@ -269,9 +299,12 @@ async fn withdrawal_takes_effect_at_once_and_only_once() {
         .unwrap();
     let charity = app.token("charity.edu").await;
     assert_eq!(
-        app.get(&format!("/api/v1/persons/{person}"), Some(&charity))
-            .await
-            .status(),
+        app.get(
+            &format!("/api/v1/persons/{person}?purpose=referral"),
+            Some(&charity)
+        )
+        .await
+        .status(),
         200
     );
 
@@ -288,8 +321,11 @@ async fn withdrawal_takes_effect_at_once_and_only_once() {
     assert_eq!(w["effects"]["recipient_access_ended"], true);
     assert_eq!(w["effects"]["referrals_cancelled"], json!([]));
     problem(
-        app.get(&format!("/api/v1/persons/{person}"), Some(&charity))
-            .await,
+        app.get(
+            &format!("/api/v1/persons/{person}?purpose=referral"),
+            Some(&charity),
+        )
+        .await,
         404,
     )
     .await;
@@ -359,7 +395,10 @@ async fn a_second_consent_keeps_access_when_one_is_withdrawn_and_expiry_ends_it(
     assert_eq!(e["status"], "expired");
     let charity = app.token("charity.edu").await;
     let seen: Value = app
-        .get(&format!("/api/v1/persons/{person}"), Some(&charity))
+        .get(
+            &format!("/api/v1/persons/{person}?purpose=referral"),
+            Some(&charity),
+        )
         .await
         .json()
         .await
@@ -385,9 +424,12 @@ async fn a_second_consent_keeps_access_when_one_is_withdrawn_and_expiry_ends_it(
         .unwrap();
     assert_eq!(w["effects"]["recipient_access_ended"], false);
     assert_eq!(
-        app.get(&format!("/api/v1/persons/{person}"), Some(&charity))
-            .await
-            .status(),
+        app.get(
+            &format!("/api/v1/persons/{person}?purpose=referral"),
+            Some(&charity)
+        )
+        .await
+        .status(),
         200
     );
 }

@@ -24,9 +24,13 @@ async fn registration_masks_responses_and_encrypts_at_rest() {
         .unwrap()
         .starts_with("/api/v1/persons/"));
     let p: Value = res.json().await.unwrap();
-    assert_eq!(p["id_number"], "230102********0015");
+    assert_eq!(p["id_number"], "**************0015");
     assert_eq!(p["phone"], "138****5678");
-    assert_eq!(p["birth_date"], "1990-03-07");
+    assert!(
+        p.get("birth_date").is_none(),
+        "masked views carry no birth date"
+    );
+    assert_eq!(p["age_band"], "35-59");
     assert_eq!(p["sex"], "male");
     assert_eq!(p["revealed"], false);
     assert_eq!(p["low_income"]["tier"], "subsistence_allowance");
@@ -87,12 +91,22 @@ async fn resident_id_numbers_are_checked_and_explained() {
     let leap = app
         .register_person(&province, &person_body("230202200002290025", "2302"))
         .await;
-    assert_eq!(leap["birth_date"], "2000-02-29");
+    let revealed: Value = app
+        .post(
+            &format!("/api/v1/persons/{}/reveal", leap["id"].as_str().unwrap()),
+            Some(&province),
+            &json!({"purpose": "check the birth date"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revealed["birth_date"], "2000-02-29");
     assert_eq!(leap["sex"], "female");
     let x = app
         .register_person(&province, &person_body("11010519491231002x", "2301"))
         .await;
-    assert_eq!(x["id_number"], "110105********002X");
+    assert_eq!(x["id_number"], "**************002X");
     assert_eq!(app.count("SELECT count(*) AS n FROM persons").await, 2);
 }
 
@@ -223,9 +237,10 @@ async fn full_values_only_on_an_audited_reveal_by_staff_of_the_region() {
     let path = format!("/api/v1/persons/{id}");
 
     let masked: Value = app.get(&path, Some(&daoli)).await.json().await.unwrap();
-    assert_eq!(masked["id_number"], "230102********0015");
+    assert_eq!(masked["id_number"], "**************0015");
     let p = problem(
-        app.get(&format!("{path}?reveal=true"), Some(&daoli)).await,
+        app.post(&format!("{path}/reveal"), Some(&daoli), &json!({}))
+            .await,
         422,
     )
     .await;
@@ -238,9 +253,8 @@ async fn full_values_only_on_an_audited_reveal_by_staff_of_the_region() {
 
     let res = app
         .client
-        .get(app.url(&format!(
-            "{path}?reveal=true&purpose=medical%20aid%20application"
-        )))
+        .post(app.url(&format!("{path}/reveal")))
+        .json(&json!({"purpose": "medical aid application"}))
         .bearer_auth(&daoli)
         .header("x-request-id", "reveal-1")
         .send()
@@ -263,16 +277,17 @@ async fn full_values_only_on_an_audited_reveal_by_staff_of_the_region() {
     // Auditors read masked data, and the read is recorded; they cannot reveal.
     let auditor = app.token("auditor").await;
     let seen: Value = app.get(&path, Some(&auditor)).await.json().await.unwrap();
-    assert_eq!(seen["id_number"], "230102********0015");
+    assert_eq!(seen["id_number"], "**************0015");
     assert_eq!(
         app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'person.read'")
             .await,
         1
     );
     problem(
-        app.get(
-            &format!("{path}?reveal=true&purpose=audit%20check"),
+        app.post(
+            &format!("{path}/reveal"),
             Some(&auditor),
+            &json!({"purpose": "audit check"}),
         )
         .await,
         403,
@@ -317,7 +332,12 @@ async fn people_are_visible_only_within_the_callers_reach() {
     problem(app.get(&path, Some(&grid)).await, 403).await;
     problem(app.get("/api/v1/persons", Some(&grid)).await, 403).await;
     let charity = app.token("charity.edu").await;
-    problem(app.get(&path, Some(&charity)).await, 404).await;
+    problem(
+        app.get(&format!("{path}?purpose=referral"), Some(&charity))
+            .await,
+        404,
+    )
+    .await;
     let admin = app.token("admin").await;
     problem(app.get(&path, Some(&admin)).await, 403).await;
     // Narrowing within one's region works; the list is masked.
@@ -328,7 +348,7 @@ async fn people_are_visible_only_within_the_callers_reach() {
         .json()
         .await
         .unwrap();
-    assert_eq!(page["items"][0]["id_number"], "230102********0015");
+    assert_eq!(page["items"][0]["id_number"], "**************0015");
     let page: Value = app
         .get("/api/v1/persons?region=230103", Some(&harbin))
         .await
@@ -355,7 +375,7 @@ async fn lookup_by_id_number_travels_in_the_body() {
     assert_eq!(res.status(), 200);
     let found: Value = res.json().await.unwrap();
     assert_eq!(found["id"], person["id"]);
-    assert_eq!(found["id_number"], "230102********0015");
+    assert_eq!(found["id_number"], "**************0015");
     assert_eq!(
         app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'person.lookup'")
             .await,
@@ -550,12 +570,10 @@ async fn no_plaintext_id_number_or_phone_is_stored_anywhere() {
         &json!({"id_number": ADULT_ID}),
     )
     .await;
-    app.get(
-        &format!(
-            "/api/v1/persons/{}?reveal=true&purpose=check%20storage",
-            adult["id"].as_str().unwrap()
-        ),
+    app.post(
+        &format!("/api/v1/persons/{}/reveal", adult["id"].as_str().unwrap()),
         Some(&daoli),
+        &json!({"purpose": "check storage"}),
     )
     .await;
 
@@ -654,9 +672,10 @@ async fn staff_update_a_record_and_the_audit_trail_names_the_fields() {
         1
     );
     let full: Value = app
-        .get(
-            &format!("{path}?reveal=true&purpose=check%20update"),
+        .post(
+            &format!("{path}/reveal"),
             Some(&daoli),
+            &json!({"purpose": "check update"}),
         )
         .await
         .json()
@@ -801,5 +820,167 @@ async fn an_unknown_stored_code_is_an_error_never_a_default() {
             .iter()
             .any(|l| l.contains("unknown Circumstance code")),
         "{logged:?}"
+    );
+}
+
+/// Whether a view hands over more of the number than its last four: the birth date (anywhere),
+/// or a masked number that keeps the region or birth digits.
+fn rebuildable(body: &Value, full: &str) -> Option<String> {
+    let text = body.to_string();
+    for part in [&full[6..14], &full[..12], "1990-03-07"] {
+        if text.contains(part) {
+            return Some(format!("{part} appears in {text}"));
+        }
+    }
+    let mut found = None;
+    visit(body, &mut |key, v| {
+        if key == "birth_date" {
+            found = Some(format!("birth_date in {text}"));
+        }
+        if key == "id_number" {
+            let s = v.as_str().unwrap_or("");
+            if !(s.len() == 18 && s[..14].bytes().all(|b| b == b'*')) {
+                found = Some(format!("id_number {s} keeps more than the last four"));
+            }
+        }
+    });
+    found
+}
+
+fn visit(v: &Value, f: &mut impl FnMut(&str, &Value)) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                f(k, child);
+                visit(child, f);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|c| visit(c, f)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn no_answer_short_of_a_reveal_lets_anyone_rebuild_the_id_number() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let auditor = app.token("auditor").await;
+    let charity = app.token("charity.care").await;
+    let care = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let mut answers: Vec<(&str, Value)> = Vec::new();
+    let res = app
+        .post(
+            "/api/v1/persons",
+            Some(&daoli),
+            &person_body(ADULT_ID, "230102001001"),
+        )
+        .await;
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let created: Value = res.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/persons/{id}");
+    answers.push(("create", created));
+    let all = [
+        "identity",
+        "contact",
+        "household",
+        "income",
+        "health",
+        "disability",
+        "aid_history",
+    ];
+    let res = app
+        .consent(&daoli, &id, &crate::helpers::consent_to(&care, &all))
+        .await;
+    assert_eq!(res.status(), 201);
+    answers.push(("consent", res.json().await.unwrap()));
+    let gets = [
+        ("staff read", path.clone(), &daoli),
+        ("auditor read", path.clone(), &auditor),
+        ("charity read", format!("{path}?purpose=referral"), &charity),
+        ("staff list", "/api/v1/persons".to_owned(), &daoli),
+        (
+            "auditor list",
+            "/api/v1/persons?region=23".to_owned(),
+            &auditor,
+        ),
+        ("consents", format!("{path}/consents"), &daoli),
+        ("auditor consents", format!("{path}/consents"), &auditor),
+    ];
+    for (what, url, token) in gets {
+        let res = app.get(&url, Some(token)).await;
+        assert_eq!(res.status(), 200, "{what}");
+        assert_eq!(res.headers()["cache-control"], "no-store", "{what}");
+        answers.push((what, res.json().await.unwrap()));
+    }
+    let res = app
+        .post(
+            "/api/v1/persons/lookup",
+            Some(&daoli),
+            &json!({"id_number": ADULT_ID}),
+        )
+        .await;
+    answers.push(("lookup", res.json().await.unwrap()));
+    let res = app
+        .patch(&path, Some(&daoli), &json!({"name": "张三丰"}))
+        .await;
+    answers.push(("update", res.json().await.unwrap()));
+    for (what, body) in &answers {
+        assert!(body.is_object() || body.is_array(), "{what}: {body}");
+        if let Some(why) = rebuildable(body, ADULT_ID) {
+            panic!("{what}: {why}");
+        }
+    }
+    // The reveal is the one answer with the full number and birth date, and it is not cached.
+    let res = app
+        .post(
+            &format!("{path}/reveal"),
+            Some(&daoli),
+            &json!({"purpose": "核实身份"}),
+        )
+        .await;
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let full: Value = res.json().await.unwrap();
+    assert_eq!(full["id_number"], ADULT_ID);
+    assert_eq!(full["birth_date"], "1990-03-07");
+}
+
+#[tokio::test]
+async fn a_charity_reads_only_for_a_purpose_its_consent_covers() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let charity = app.token("charity.care").await;
+    let care = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let p = app
+        .register_person(&daoli, &person_body(ADULT_ID, "230102001001"))
+        .await;
+    let path = format!("/api/v1/persons/{}", p["id"].as_str().unwrap());
+    let mut body = crate::helpers::consent_to(&care, &["identity"]);
+    body["purposes"] = json!(["follow_up"]);
+    assert_eq!(
+        app.consent(&daoli, p["id"].as_str().unwrap(), &body)
+            .await
+            .status(),
+        201
+    );
+    let p422 = problem(app.get(&path, Some(&charity)).await, 422).await;
+    assert_eq!(fields(&p422), vec!["purpose"]);
+    problem(
+        app.get(&format!("{path}?purpose=matching"), Some(&charity))
+            .await,
+        404,
+    )
+    .await;
+    let seen = app
+        .get(&format!("{path}?purpose=follow_up"), Some(&charity))
+        .await;
+    assert_eq!(seen.status(), 200);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM audit_events WHERE action = 'person.disclose'
+             AND details->>'purpose' = 'follow_up'"
+        )
+        .await,
+        1
     );
 }

@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::api::extract::JsonBody;
+use super::ReadQuery;
+use crate::api::extract::{JsonBody, QueryParams};
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::db::persons::GovernmentAidRow;
@@ -133,9 +134,10 @@ pub(super) async fn create_government_aid(
 #[utoipa::path(
     tag = "people",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path, description = "Person id")),
+    params(("id" = Uuid, Path, description = "Person id"), ReadQuery),
     responses(
         (status = 200, description = "Records, newest period first", body = Vec<GovernmentAid>),
+        (status = 422, description = "A consent recipient named no `purpose`"),
         (status = 404, description = "No such person within the caller's reach"),
     )
 )]
@@ -144,8 +146,9 @@ pub(super) async fn list_government_aid(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
+    QueryParams(q): QueryParams<ReadQuery>,
 ) -> Result<web::Json<Vec<GovernmentAid>>, ApiError> {
-    let rows = persons::government_aid(&state.ctx, &caller, id.into_inner()).await?;
+    let rows = persons::government_aid(&state.ctx, &caller, id.into_inner(), q.purpose).await?;
     Ok(web::Json(
         rows.into_iter().map(GovernmentAid::from).collect(),
     ))

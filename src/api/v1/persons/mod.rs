@@ -4,6 +4,7 @@
 mod government_aid;
 mod read;
 mod register;
+mod reveal;
 mod update;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,8 +14,9 @@ use uuid::Uuid;
 use validator::Validate;
 
 pub use government_aid::{CreateGovernmentAid, GovernmentAid};
-pub use read::{PersonLookup, PersonQuery, RevealQuery};
+pub use read::{PersonLookup, PersonQuery, ReadQuery};
 pub use register::CreatePerson;
+pub use reveal::RevealRequest;
 pub use update::UpdatePerson;
 
 use crate::db::persons::PersonRow;
@@ -31,6 +33,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(read::list_persons)
         .service(read::lookup_person)
         .service(read::get_person)
+        .service(reveal::reveal_person)
         .service(update::update_person)
         .service(government_aid::create_government_aid)
         .service(government_aid::list_government_aid);
@@ -72,9 +75,10 @@ pub struct Person {
     pub age_band: AgeBand,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Masked (`230102********0015`) unless revealed.
+    /// Masked to the last four (`**************0015`) unless revealed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_number: Option<String>,
+    /// Only with the revealed identifiers: with a masked number it would help rebuild it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<NaiveDate>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,7 +143,7 @@ pub fn full_view(r: &PersonRow, revealed: Option<Revealed>, today: NaiveDate) ->
         age_band: age_band(age(r.birth_date, today)),
         name: Some(r.name.clone()),
         id_number,
-        birth_date: Some(r.birth_date),
+        birth_date: is_revealed.then_some(r.birth_date),
         sex: Some(r.sex),
         phone,
         household: Some(Household {
@@ -195,7 +199,7 @@ pub fn consented_view(
         age_band: age_band(age(r.birth_date, today)),
         name: identity.then(|| r.name.clone()),
         id_number: identity.then(|| r.id_number_masked.clone()),
-        birth_date: identity.then_some(r.birth_date),
+        birth_date: None,
         sex: identity.then_some(r.sex),
         phone: phone.filter(|_| has(DataCategory::Contact)),
         household,

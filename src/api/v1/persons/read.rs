@@ -12,6 +12,7 @@ use crate::api::v1::{check_region_param, versioned, Page};
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::db::persons::PersonFilter;
+use crate::domain::consent::Purpose;
 use crate::domain::person::{Circumstance, Tier};
 use crate::domain::resident_id::ResidentId;
 use crate::domain::role::Role;
@@ -72,26 +73,24 @@ pub(super) async fn list_persons(
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct RevealQuery {
-    /// Return the full ID number and phone (civil-affairs staff of the person's region only).
-    pub reveal: Option<bool>,
-    /// Why the full values are needed; required with `reveal=true`, recorded in the audit trail.
-    #[validate(length(min = 3, max = 500))]
-    #[param(min_length = 3, max_length = 500)]
-    pub purpose: Option<String>,
+pub struct ReadQuery {
+    /// What a charity reads for (required for consent recipients): the consent must cover this
+    /// purpose, and the audit trail records it.
+    pub purpose: Option<Purpose>,
 }
 
-/// One person (困难群众详情): staff see everything masked (full values with `reveal=true` and a
-/// `purpose`, audited); auditors see it masked (audited); a charity sees only what a consent
-/// covers (audited); others get 404.
+/// One person (困难群众详情): staff see everything with identifiers masked; auditors the same
+/// (audited); a charity only what a consent covering its `purpose` allows (audited); others 404.
+/// No masked view carries the birth date (an age band instead); full identifiers come only from
+/// `POST /persons/{id}/reveal`.
 #[utoipa::path(
     tag = "people",
     security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path, description = "Person id"), RevealQuery),
+    params(("id" = Uuid, Path, description = "Person id"), ReadQuery),
     responses(
         (status = 200, description = "The person, as far as the caller may see", body = Person),
         (status = 404, description = "No such person within the caller's reach"),
-        (status = 422, description = "`purpose` missing for a reveal"),
+        (status = 422, description = "A consent recipient named no `purpose`"),
     )
 )]
 #[get("/persons/{id}")]
@@ -99,23 +98,10 @@ pub(super) async fn get_person(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    QueryParams(q): QueryParams<RevealQuery>,
+    QueryParams(q): QueryParams<ReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let today = state.ctx.clock.today();
-    if q.reveal.unwrap_or(false) {
-        let Some(purpose) = q.purpose.as_deref() else {
-            return Err(ApiError::field(
-                "purpose",
-                "required",
-                "say why the full ID number and phone are needed",
-            ));
-        };
-        let (row, revealed) = persons::reveal(&state.ctx, &caller, id, purpose).await?;
-        let view = full_view(&row, Some(revealed), today);
-        return Ok(versioned(HttpResponse::Ok(), row.version, &view));
-    }
-    let read = persons::read(&state.ctx, &caller, id, None).await?;
+    let read = persons::read(&state.ctx, &caller, id.into_inner(), q.purpose).await?;
     let view = match &read.access {
         PersonAccess::Staff | PersonAccess::Auditor => full_view(&read.person, None, today),
         PersonAccess::Recipient(cov) => consented_view(
