@@ -94,6 +94,12 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
         "该身份证号码已登记；调用方可见时给出 existing_id",
     ),
     (
+        "already_registered",
+        409,
+        "the person is registered outside the caller's region; nothing more is said",
+        "该人员已在调用方辖区以外登记；不提供其他信息",
+    ),
+    (
         "illegal_transition",
         409,
         "the current state does not allow this; `from` and `to` name the states",

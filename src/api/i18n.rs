@@ -124,6 +124,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("give exactly one of organization_id or region_code (a separate consent per recipient)", "organization_id 与 region_code 须且只能填写一个（每个接收方单独取得同意）"),
     ("64 lower-case hex characters", "64 位小写十六进制字符"),
     ("consent cannot be given in the future", "同意时间不能晚于现在"),
+    ("a region-wide consent shows charities a de-identified summary only; name an organisation to share data categories", "区域范围的同意只向慈善组织展示去标识化摘要；如需共享数据类别，请指定接收组织"),
     ("expires_at must be after given_at", "expires_at 须晚于 given_at"),
     ("name the guardian who gave consent", "请填写给予同意的监护人"),
     ("a guardian must be an adult", "监护人须为成年人"),
@@ -135,6 +136,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("pass back the next_cursor of the previous page", "请传入上一页返回的 next_cursor"),
     ("{} is not a UUID", "{0} 不是 UUID"),
     ("missing field `{}`", "缺少必填字段 {0}"),
+    ("free text must not contain {}; record it in its own (encrypted) field", "自由文本不得包含{0}；请填写在专门的（加密）字段中"),
     ("name the purpose you read for; the consent must cover it", "请说明读取目的；须在同意范围之内"),
     // Problem details.
     ("{} fields are invalid", "{0} 个字段无效"),
@@ -161,6 +163,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("no route {}", "不存在路径 {0}"),
     ("{} is not allowed here; allowed: {}", "此路径不允许 {0}；允许：{1}"),
     ("a person with this ID number is already registered", "该身份证号码已登记"),
+    ("this person is already registered outside your region; ask that region's bureau", "该人员已在您的辖区以外登记，请联系当地民政部门"),
     ("a record with this {} already exists", "已存在相同 {0} 的记录"),
     ("a record with these values already exists", "已存在相同的记录"),
     ("a referenced record does not exist", "引用的记录不存在"),
@@ -187,6 +190,8 @@ const NOUNS: &[(&str, &str)] = &[
     ("client", "接入系统"),
     ("api client", "接入系统"),
     ("resource", "资源"),
+    ("an ID number", "身份证号码"),
+    ("a mobile number", "手机号码"),
 ];
 
 /// Field codes' Chinese, for messages no template fits.

@@ -102,6 +102,16 @@ pub async fn find_by_id_hash(conn: &mut Conn, hash: &str) -> Result<Option<Perso
         .map_err(Into::into)
 }
 
+pub async fn find_by_external_id(conn: &mut Conn, external_id: &str) -> Result<Option<PersonRow>> {
+    persons::table
+        .filter(persons::external_id.eq(external_id))
+        .select(PersonRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
 #[derive(Debug, Default)]
 pub struct PersonFilter {
     pub region_prefix: String,

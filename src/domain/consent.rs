@@ -60,6 +60,8 @@ text_enum! {
 
 text_enum! {
     ConsentStatus {
+        /// Recorded with a `given_at` still ahead: not yet in force.
+        Pending = "pending",
         Given = "given",
         Withdrawn = "withdrawn",
         Expired = "expired",
@@ -94,6 +96,8 @@ pub struct ConsentFacts {
 pub fn status(c: &ConsentFacts, now: DateTime<Utc>) -> ConsentStatus {
     if c.withdrawn_at.is_some_and(|w| w <= now) {
         ConsentStatus::Withdrawn
+    } else if c.given_at > now {
+        ConsentStatus::Pending
     } else if c.expires_at.is_some_and(|e| e <= now) {
         ConsentStatus::Expired
     } else {
@@ -150,7 +154,7 @@ pub fn coverage(
 ) -> Coverage {
     let mut out = Coverage::default();
     for c in consents {
-        if status(c, now) != ConsentStatus::Given || c.given_at > now {
+        if status(c, now) != ConsentStatus::Given {
             continue;
         }
         if let Some(p) = purpose {
@@ -174,6 +178,27 @@ pub fn coverage(
         out.summary_only = false;
     }
     out
+}
+
+/// Whether the recipient of a withdrawn consent still sees anything of the person under the
+/// other consents: the same coverage rule as reads, for its organisation, or for any charity
+/// of its region when it was a region-wide consent.
+pub fn recipient_still_covered(
+    withdrawn: &Recipient,
+    recipient: Option<&Requester>,
+    consents: &[ConsentFacts],
+    now: DateTime<Utc>,
+) -> bool {
+    let requester = match (withdrawn, recipient) {
+        (Recipient::Organization(_), Some(r)) => r.clone(),
+        (Recipient::Organization(_), None) => return false,
+        (Recipient::CharitiesIn(scope), _) => Requester {
+            organization_id: Uuid::nil(),
+            kind: OrganizationKind::Charity,
+            region_code: scope.clone(),
+        },
+    };
+    coverage(consents, &requester, None, now).sees_anything()
 }
 
 /// Whether consent for a person born on `birth_date` must come from a guardian on `on`.
@@ -367,6 +392,71 @@ mod tests {
         assert!(!needs_guardian(
             NaiveDate::from_ymd_opt(1990, 3, 7).expect("valid test value"),
             on
+        ));
+    }
+
+    fn org_consent(id: Uuid, categories: &[DataCategory]) -> ConsentFacts {
+        consent(
+            Recipient::Organization(id),
+            &[Purpose::Referral],
+            categories,
+        )
+    }
+
+    #[test]
+    fn a_consent_given_ahead_of_now_is_pending_and_covers_nothing_yet() {
+        let id = Uuid::new_v4();
+        let mut c = org_consent(id, &[DataCategory::Identity]);
+        c.given_at = now() + Duration::minutes(3);
+        assert_eq!(status(&c, now()), ConsentStatus::Pending);
+        let who = charity(id, "230102");
+        assert!(!coverage(&[c.clone()], &who, None, now()).sees_anything());
+        assert!(coverage(&[c], &who, None, now() + Duration::minutes(4)).sees_anything());
+    }
+
+    #[test]
+    fn a_withdrawal_leaves_access_where_another_consent_still_covers_it() {
+        let id = Uuid::new_v4();
+        let who = charity(id, "230102");
+        let mut own = org_consent(id, &[DataCategory::Identity]);
+        own.withdrawn_at = Some(now() - Duration::minutes(1));
+        let class = ConsentFacts {
+            recipient: Recipient::CharitiesIn("2301".into()),
+            ..org_consent(id, &[])
+        };
+        let own_recipient = Recipient::Organization(id);
+        // The region-wide consent still shows this charity a summary.
+        assert!(recipient_still_covered(
+            &own_recipient,
+            Some(&who),
+            &[own.clone(), class.clone()],
+            now()
+        ));
+        assert!(!recipient_still_covered(
+            &own_recipient,
+            Some(&who),
+            &[own.clone()],
+            now()
+        ));
+        // A region-wide withdrawal is judged for any charity of that region.
+        let mut class_gone = class.clone();
+        class_gone.withdrawn_at = Some(now() - Duration::minutes(1));
+        let wider = ConsentFacts {
+            recipient: Recipient::CharitiesIn("23".into()),
+            ..class.clone()
+        };
+        let region = Recipient::CharitiesIn("2301".into());
+        assert!(recipient_still_covered(
+            &region,
+            None,
+            &[class_gone.clone(), wider],
+            now()
+        ));
+        assert!(!recipient_still_covered(
+            &region,
+            None,
+            &[class_gone],
+            now()
         ));
     }
 }

@@ -10,7 +10,8 @@ use crate::auth::Caller;
 use crate::db::consents::{self, ConsentRow, NewConsent};
 use crate::db::{organizations, persons, Conn};
 use crate::domain::consent::{
-    needs_guardian, status, ConsentMethod, ConsentStatus, DataCategory, GivenBy, Purpose,
+    needs_guardian, recipient_still_covered, ConsentMethod, DataCategory, GivenBy, Purpose,
+    Requester,
 };
 use crate::domain::organization::{OrganizationKind, OrganizationStatus};
 use crate::domain::resident_id::ResidentId;
@@ -210,16 +211,22 @@ pub async fn withdraw(
                 .ok_or_else(|| {
                     Error::conflict("already_withdrawn", "this consent was already withdrawn")
                 })?;
-            let same_recipient = |c: &ConsentRow| {
-                c.id != row.id
-                    && c.recipient_organization_id == row.recipient_organization_id
-                    && c.recipient_region_code == row.recipient_region_code
-                    && status(&c.facts(), now) == ConsentStatus::Given
+            // The same coverage rule as reads decides whether the recipient still sees anything.
+            let recipient = match row.recipient_organization_id {
+                Some(org) => organizations::find(conn, org).await?.map(|o| Requester {
+                    organization_id: o.id,
+                    kind: o.kind,
+                    region_code: o.region_code,
+                }),
+                None => None,
             };
-            let still_covered = consents::of_person(conn, row.person_id)
+            let facts: Vec<_> = consents::of_person(conn, row.person_id)
                 .await?
                 .iter()
-                .any(same_recipient);
+                .map(ConsentRow::facts)
+                .collect();
+            let still_covered =
+                recipient_still_covered(&row.facts().recipient, recipient.as_ref(), &facts, now);
             audit::append(
                 conn,
                 ev.details(

@@ -60,6 +60,39 @@ async fn load(conn: &mut Conn, id: Uuid) -> Result<PersonRow> {
         .ok_or_else(|| Error::not_found("person"))
 }
 
+/// The answer to registering someone already registered. Within the caller's region: who it
+/// is. Outside: only that the number is taken (uniqueness cannot hide that), never where or
+/// whom, and the attempt is recorded so supervision can see probing across regions.
+async fn already_there(
+    ctx: &Context,
+    caller: &Caller,
+    existing: &PersonRow,
+    by: &'static str,
+) -> Result<Error> {
+    if caller.covers_region(&existing.region_code) {
+        let e = match by {
+            "id_number" => duplicate_person(),
+            _ => Error::conflict("duplicate", "a record with this external_id already exists")
+                .with_extra("field", by),
+        };
+        return Ok(e.with_extra("existing_id", existing.id.to_string()));
+    }
+    let ev = audit::by(
+        ctx,
+        caller,
+        "person.cross_region_lookup",
+        "person",
+        existing.id,
+    )
+    .details(json!({"by": by, "caller_region": caller.region}));
+    audit::record(&ctx.pool, ev).await?;
+    Ok(Error::conflict(
+        "already_registered",
+        "this person is already registered outside your region; ask that region's bureau",
+    )
+    .with_extra("field", by))
+}
+
 fn duplicate_person() -> Error {
     Error::conflict(
         "duplicate_person",
@@ -80,16 +113,20 @@ fn decrypt(ctx: &Context, field: Field, stored: &str) -> Result<String> {
 pub async fn register(ctx: &Context, caller: &Caller, reg: NewRegistration) -> Result<PersonRow> {
     access::place_in_region(caller, &reg.region_code)?;
     let hash = ctx.keys.blind_index(reg.id.expose());
-    {
+    let existing = {
         let mut conn = crate::db::connect(&ctx.pool).await?;
-        if let Some(existing) = persons::find_by_id_hash(&mut conn, &hash).await? {
-            let e = duplicate_person();
-            return Err(if caller.covers_region(&existing.region_code) {
-                e.with_extra("existing_id", existing.id.to_string())
-            } else {
-                e
-            });
+        match persons::find_by_id_hash(&mut conn, &hash).await? {
+            Some(p) => Some((p, "id_number")),
+            None => match &reg.external_id {
+                Some(e) => persons::find_by_external_id(&mut conn, e)
+                    .await?
+                    .map(|p| (p, "external_id")),
+                None => None,
+            },
         }
+    };
+    if let Some((existing, by)) = existing {
+        return Err(already_there(ctx, caller, &existing, by).await?);
     }
     let new = NewPerson {
         id: Uuid::now_v7(),

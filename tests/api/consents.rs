@@ -433,3 +433,78 @@ async fn a_second_consent_keeps_access_when_one_is_withdrawn_and_expiry_ends_it(
         200
     );
 }
+
+#[tokio::test]
+async fn consent_edge_cases_region_categories_future_consents_and_withdrawal_effects() {
+    let app = spawn_app().await;
+    let (daoli, person) = registered(&app).await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let region_wide = json!({
+        "recipient": {"region_code": "2301"},
+        "purposes": ["referral"],
+        "data_categories": ["identity"],
+        "method": "written",
+        "notice_version": "hlj-2024.1",
+        "notice_sha256": crate::helpers::NOTICE_SHA256,
+        "evidence_ref": "scan-1",
+        "given_by": "subject",
+    });
+    // A region-wide consent never grants categories: refused rather than stored and ignored.
+    let p = problem(app.consent(&daoli, &person, &region_wide).await, 422).await;
+    assert_eq!(fields(&p), vec!["data_categories"]);
+
+    // Given three minutes ahead (clock skew allowance): recorded, but not yet in force.
+    let mut ahead = consent_to(&care_org, &["identity"]);
+    ahead["given_at"] = json!((app.clock.now() + chrono::Duration::minutes(3)).to_rfc3339());
+    let c: Value = app
+        .consent(&daoli, &person, &ahead)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["status"], "pending");
+    let read = format!("/api/v1/persons/{person}?purpose=referral");
+    let care = app.token("charity.care").await;
+    problem(app.get(&read, Some(&care)).await, 404).await;
+    app.clock.advance(chrono::Duration::minutes(4));
+    let care = app.token("charity.care").await;
+    let daoli = app.token("daoli.ca").await;
+    assert_eq!(app.get(&read, Some(&care)).await.status(), 200);
+
+    // With a region-wide consent also in force, withdrawing the organisation's own consent
+    // leaves the charity its summary: access has not ended.
+    let mut class = region_wide.clone();
+    class["data_categories"] = json!([]);
+    let class: Value = app
+        .consent(&daoli, &person, &class)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let withdraw = |id: String| {
+        let (app, daoli) = (&app, &daoli);
+        async move {
+            app.post(
+                &format!("/api/v1/consents/{id}/withdraw"),
+                Some(daoli),
+                &json!({}),
+            )
+            .await
+        }
+    };
+    let w: Value = withdraw(c["id"].as_str().unwrap().to_owned())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(w["effects"]["recipient_access_ended"], false, "{w}");
+    let summary: Value = app.get(&read, Some(&care)).await.json().await.unwrap();
+    assert!(summary.get("name").is_none(), "{summary}");
+    let w: Value = withdraw(class["id"].as_str().unwrap().to_owned())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(w["effects"]["recipient_access_ended"], true, "{w}");
+    problem(app.get(&read, Some(&care)).await, 404).await;
+}

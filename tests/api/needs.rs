@@ -254,3 +254,44 @@ async fn racing_status_changes_leave_one_winner() {
         1
     );
 }
+
+#[tokio::test]
+async fn free_text_refuses_id_numbers_and_phones() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let p = app
+        .register_person(
+            &daoli,
+            &crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001"),
+        )
+        .await;
+    let body = serde_json::json!({"person_id": p["id"], "category": "medical",
+        "description": "患者身份证 230102199003070015，电话 13812345678",
+        "urgency": "normal", "source": "screening"});
+    let res = app.post("/api/v1/needs", Some(&daoli), &body).await;
+    let problem = crate::helpers::problem(res, 422).await;
+    assert_eq!(crate::helpers::fields(&problem), vec!["description"]);
+    assert_eq!(problem["errors"][0]["code"], "contains_identifier");
+    assert_eq!(app.count("SELECT count(*) AS n FROM needs").await, 0);
+    let path = format!("/api/v1/persons/{}", p["id"].as_str().unwrap());
+    let res = app
+        .patch(
+            &path,
+            Some(&daoli),
+            &serde_json::json!({"name": "李四", "reason": "家属电话 139 1234 5678"}),
+        )
+        .await;
+    let problem = crate::helpers::problem(res, 422).await;
+    assert_eq!(crate::helpers::fields(&problem), vec!["reason"]);
+    let res = app
+        .post(
+            &format!("{path}/reveal"),
+            Some(&daoli),
+            &serde_json::json!({"purpose": "核对 230102199003070015"}),
+        )
+        .await;
+    assert_eq!(
+        crate::helpers::problem(res, 422).await["errors"][0]["field"],
+        "purpose"
+    );
+}

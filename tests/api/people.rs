@@ -195,6 +195,39 @@ async fn a_duplicate_id_number_is_a_conflict_that_names_the_existing_person_only
         p.get("existing_id").is_none(),
         "another region must not learn the id: {p}"
     );
+    // Nor where, nor whom; and supervision sees the probe.
+    assert_eq!(p["code"], "already_registered");
+    assert!(!p.to_string().contains("230102"), "{p}");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM audit_events WHERE action = 'person.cross_region_lookup'
+             AND details->>'by' = 'id_number'"
+        )
+        .await,
+        1
+    );
+    // The same for an external id taken in another region.
+    let mut other = person_body(&resident_id("23020219800101123"), "2302");
+    other["external_id"] = first["external_id"].clone();
+    if other["external_id"].is_null() {
+        other["external_id"] = json!("DBJC-1");
+        app.patch(
+            &format!("/api/v1/persons/{}", first["id"].as_str().unwrap()),
+            Some(&daoli),
+            &json!({"external_id": "DBJC-1"}),
+        )
+        .await;
+    }
+    let p = problem(
+        app.post("/api/v1/persons", Some(&qiqihar), &other).await,
+        409,
+    )
+    .await;
+    assert_eq!(
+        (p["code"].as_str(), p["field"].as_str()),
+        (Some("already_registered"), Some("external_id"))
+    );
+    assert!(p.get("existing_id").is_none());
     assert_eq!(app.count("SELECT count(*) AS n FROM persons").await, 1);
 }
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::api::extract::JsonBody;
+use crate::api::v1::check_free_text;
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::db::consents::ConsentRow;
@@ -121,7 +122,7 @@ pub struct Consent {
     pub expires_at: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub withdrawal_reason: Option<String>,
-    /// `given`, `withdrawn` or `expired`, computed from the clock.
+    /// `pending` (given_at still ahead), `given`, `withdrawn` or `expired`, from the clock.
     pub status: ConsentStatus,
     pub recorded_by_organization_id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -177,6 +178,7 @@ fn check_consent(
     errors: &mut Vec<FieldError>,
 ) -> Option<ResidentId> {
     check_recipient(body, errors);
+    check_free_text("evidence_ref", Some(&body.evidence_ref), errors);
     if !is_sha256_hex(&body.notice_sha256) {
         errors.push(FieldError::new(
             "notice_sha256",
@@ -217,6 +219,13 @@ fn check_recipient(body: &CreateConsent, errors: &mut Vec<FieldError>) {
             }
         }
         (None, Some(r)) => {
+            if !body.data_categories.is_empty() {
+                errors.push(FieldError::new(
+                    "data_categories",
+                    "not_applicable",
+                    "a region-wide consent shows charities a de-identified summary only; name an organisation to share data categories",
+                ));
+            }
             if let Err(e) = RegionCode::parse(r) {
                 errors.push(FieldError::new(
                     "recipient.region_code",
@@ -402,7 +411,9 @@ async fn withdraw_consent(
     body: JsonBody,
 ) -> Result<web::Json<Withdrawal>, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
-    let body: WithdrawConsent = body.valid()?;
+    let (body, mut errors) = body.parse::<WithdrawConsent>()?;
+    check_free_text("reason", body.reason.as_deref(), &mut errors);
+    ApiError::check(errors)?;
     let w = consents::withdraw(&state.ctx, &caller, id.into_inner(), body.reason).await?;
     Ok(web::Json(Withdrawal {
         consent: consent_view(&w.consent, &state.ctx.keys, state.ctx.clock.now()),

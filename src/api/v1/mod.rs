@@ -62,6 +62,26 @@ impl<T> Page<T> {
     }
 }
 
+/// Free text (notes, reasons, descriptions, evidence references) must not carry an ID number or
+/// a phone: those have encrypted fields, and text is stored and shown in the clear.
+pub fn check_free_text(
+    field: &str,
+    text: Option<&str>,
+    errors: &mut Vec<crate::error::FieldError>,
+) {
+    use crate::domain::free_text::{find_identifier, Identifier};
+    let what = match text.and_then(find_identifier) {
+        Some(Identifier::ResidentId) => "an ID number",
+        Some(Identifier::MobilePhone) => "a mobile number",
+        None => return,
+    };
+    errors.push(crate::error::FieldError::new(
+        field,
+        "contains_identifier",
+        format!("free text must not contain {what}; record it in its own (encrypted) field"),
+    ));
+}
+
 /// A `region` query parameter is a region-code prefix: up to 12 digits.
 pub fn check_region_param(region: Option<&str>) -> Result<(), ApiError> {
     match region {

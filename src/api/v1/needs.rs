@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{check_region_param, versioned, Page};
+use super::{check_free_text, check_region_param, versioned, Page};
 use crate::api::extract::{JsonBody, Precondition, QueryParams};
 use crate::api::AppState;
 use crate::auth::Caller;
@@ -104,7 +104,9 @@ async fn create_need(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
-    let body: CreateNeed = body.valid()?;
+    let (body, mut errors) = body.parse::<CreateNeed>()?;
+    check_free_text("description", Some(&body.description), &mut errors);
+    ApiError::check(errors)?;
     let input = NewNeedInput {
         person_id: body.person_id,
         category: body.category,
@@ -226,7 +228,9 @@ async fn update_need(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
-    let body: UpdateNeed = body.valid()?;
+    let (body, mut errors) = body.parse::<UpdateNeed>()?;
+    check_free_text("note", body.note.as_deref(), &mut errors);
+    ApiError::check(errors)?;
     let row = needs::change_status(
         &state.ctx,
         &caller,

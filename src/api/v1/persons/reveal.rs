@@ -9,7 +9,7 @@ use validator::Validate;
 
 use super::{full_view, Person};
 use crate::api::extract::JsonBody;
-use crate::api::v1::versioned;
+use crate::api::v1::{check_free_text, versioned};
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::domain::role::Role;
@@ -46,7 +46,9 @@ pub(super) async fn reveal_person(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
-    let body: RevealRequest = body.valid()?;
+    let (body, mut errors) = body.parse::<RevealRequest>()?;
+    check_free_text("purpose", Some(&body.purpose), &mut errors);
+    ApiError::check(errors)?;
     let (row, revealed) =
         persons::reveal(&state.ctx, &caller, id.into_inner(), body.purpose.trim()).await?;
     let view = full_view(&row, Some(revealed), state.ctx.clock.today());

@@ -8,7 +8,7 @@ use validator::Validate;
 
 use super::{check_period, full_view, Household, Person};
 use crate::api::extract::{JsonBody, Precondition};
-use crate::api::v1::versioned;
+use crate::api::v1::{check_free_text, versioned};
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::domain::person::{CertifiedStatus, Circumstance, TierStatus};
@@ -88,6 +88,7 @@ impl UpdatePerson {
 /// Every field failure at once, or the update with its values parsed.
 fn check(body: UpdatePerson, mut errors: Vec<FieldError>) -> Result<PersonUpdate, ApiError> {
     let fields = body.changed_fields();
+    check_free_text("reason", body.reason.as_deref(), &mut errors);
     let phone = match &body.phone {
         Some(Some(raw)) => match MobilePhone::parse(raw) {
             Ok(p) => Some(Some(p)),
