@@ -28,6 +28,8 @@ pub struct Config {
     /// Browser origins allowed to call the API (`AIDBRIDGE_CORS_ORIGINS`, comma-separated, or
     /// `*` for any origin without credentials); empty: no CORS headers at all.
     pub cors_origins: Vec<String>,
+    /// When set, `/metrics` answers only with `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
     /// Seed demo organisations and users (always in embedded mode; `--demo` otherwise).
     pub demo: bool,
 }
@@ -116,6 +118,7 @@ impl Config {
             max_body_bytes: parsed("AIDBRIDGE_MAX_BODY_BYTES", 1024 * 1024)?,
             pg_bin: var("PG_BIN").map(PathBuf::from),
             cors_origins: cors_origins(var("AIDBRIDGE_CORS_ORIGINS").as_deref())?,
+            metrics_token: var("AIDBRIDGE_METRICS_TOKEN"),
             demo: false,
         };
         if cfg.pool_size == 0 {
@@ -156,6 +159,7 @@ impl fmt::Debug for Config {
             .field("login_max_failures", &self.login_max_failures)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("cors_origins", &self.cors_origins)
+            .field("metrics_token", &redact(&self.metrics_token))
             .field("demo", &self.demo)
             .finish()
     }

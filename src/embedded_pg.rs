@@ -293,6 +293,88 @@ impl Drop for EmbeddedPostgres {
     }
 }
 
+/// A cluster started by, and kept on, a thread of its own until [`OwnedCluster::stop`].
+///
+/// The kernel sends the parent-death signal when the *thread* that forked postgres exits, not
+/// the process: started from a pooled thread (tokio retires idle blocking threads after ten
+/// seconds) the cluster would be told to stop while the server still runs.
+pub struct OwnedCluster {
+    admin_url: String,
+    url: String,
+    port: u16,
+    data_path: PathBuf,
+    stop: std::sync::mpsc::Sender<()>,
+    owner: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OwnedCluster {
+    /// Starts the cluster (blocking until it accepts connections, or failed).
+    pub fn start(data_dir: PathBuf, bin: PathBuf, tuning: Tuning) -> Result<Self, String> {
+        use std::sync::mpsc;
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (stop, stop_rx) = mpsc::channel::<()>();
+        let owner = std::thread::Builder::new()
+            .name("embedded-postgres".into())
+            .spawn(
+                move || match EmbeddedPostgres::start(&data_dir, &bin, tuning) {
+                    Ok(mut pg) => {
+                        let facts = (
+                            pg.url("postgres"),
+                            pg.url(DATABASE),
+                            pg.port(),
+                            pg.data_path().to_path_buf(),
+                        );
+                        let _ = ready_tx.send(Ok(facts));
+                        // Until told to stop, or until the handle is dropped.
+                        let _ = stop_rx.recv();
+                        pg.stop();
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                },
+            )
+            .map_err(|e| format!("start the PostgreSQL owner thread: {e}"))?;
+        let (admin_url, url, port, data_path) = ready_rx.recv().map_err(|_| {
+            "the PostgreSQL owner thread ended before the cluster started".to_owned()
+        })??;
+        Ok(Self {
+            admin_url,
+            url,
+            port,
+            data_path,
+            stop,
+            owner: Some(owner),
+        })
+    }
+
+    /// URL of the `postgres` database, for creating the application's.
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
+    }
+
+    /// URL of the application's database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn data_path(&self) -> &Path {
+        &self.data_path
+    }
+
+    /// Stops the cluster and waits for it (blocking).
+    pub fn stop(mut self) {
+        let _ = self.stop.send(());
+        if let Some(owner) = self.owner.take() {
+            let _ = owner.join();
+        }
+    }
+}
+
 /// Creates `database` in the cluster if it does not exist yet.
 pub async fn ensure_database(admin_url: &str, database: &str) -> Result<(), String> {
     use diesel::prelude::*;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use aidbridge::auth::token::TokenKeys;
 use aidbridge::config::Config;
-use aidbridge::embedded_pg::{self, EmbeddedPostgres, Tuning};
+use aidbridge::embedded_pg::{self, OwnedCluster, Tuning};
 use aidbridge::privacy::DataKeys;
 use aidbridge::startup::{Application, Options};
 use aidbridge::{db, openapi, secrets, seed};
@@ -82,15 +82,16 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, config: Config) -> Result<(), String> {
     // Held until the end so the private cluster stops after the server has drained.
-    let mut embedded: Option<EmbeddedPostgres> = None;
+    let mut embedded: Option<OwnedCluster> = None;
     let database_url = match &config.database_url {
         Some(url) => url.clone(),
         None => {
             let bin = embedded_pg::find_bin_dir(config.pg_bin.as_deref())?;
-            // initdb and the start wait on child processes: off the async runtime.
+            // initdb and the start wait on child processes: off the async runtime, on a thread
+            // that keeps the cluster until the end.
             let data_dir = config.data_dir.clone();
             let pg = tokio::task::spawn_blocking(move || {
-                EmbeddedPostgres::start(&data_dir, &bin, Tuning::default())
+                OwnedCluster::start(data_dir, bin, Tuning::default())
             })
             .await
             .map_err(|e| e.to_string())??;
@@ -99,8 +100,8 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                 pg.data_path().display(),
                 pg.port()
             );
-            embedded_pg::ensure_database(&pg.url("postgres"), embedded_pg::DATABASE).await?;
-            let url = pg.url(embedded_pg::DATABASE);
+            embedded_pg::ensure_database(pg.admin_url(), embedded_pg::DATABASE).await?;
+            let url = pg.url().to_owned();
             embedded = Some(pg);
             url
         }
@@ -189,7 +190,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         }
     }
     let result = app.run_until_stopped().await.map_err(|e| e.to_string());
-    if let Some(mut pg) = embedded.take() {
+    if let Some(pg) = embedded.take() {
         log::info!("stopping the private PostgreSQL");
         let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
     }

@@ -116,6 +116,8 @@ impl Application {
         let registry = prometheus::Registry::new();
         let prom = PrometheusMetricsBuilder::new("aidbridge")
             .registry(registry.clone())
+            // Paths no route matches share one label: random paths must not grow the registry.
+            .mask_unmatched_patterns("UNMATCHED")
             .build()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let pool_gauge = prometheus::IntGaugeVec::new(

@@ -93,8 +93,52 @@ pub async fn read_body(
     Ok(body)
 }
 
+/// The path of the first string (or key) holding a NUL, which has no meaning in any field and
+/// which PostgreSQL refuses in text.
+fn nul_path(v: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match v {
+        Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path.to_owned()
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, &format!("{path}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, child)| {
+            if k.contains('\0') {
+                Some(join(&k.replace('\0', "")))
+            } else {
+                nul_path(child, &join(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Deserialises JSON, reporting syntax errors as 400 and type/shape errors as 422 on the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // A NUL can only arrive escaped; look closer only then.
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some(field) = nul_path(&v, "") {
+                return Err(ApiError::field(
+                    &field,
+                    "control_character",
+                    "contains a NUL character",
+                ));
+            }
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
@@ -417,6 +461,16 @@ mod tests {
         let e = parse_json::<Body>(br#"{"name":"a","inner":{"count":"x"}}"#).unwrap_err();
         assert_eq!(e.kind, Kind::Invalid);
         assert_eq!(e.errors[0].field, "inner.count");
+    }
+
+    #[test]
+    fn a_nul_in_any_string_names_the_field() {
+        let e =
+            parse_json::<serde_json::Value>(br#"{"name":"a","inner":{"list":["ok","x\u0000"]}}"#)
+                .unwrap_err();
+        assert_eq!(e.kind, Kind::Invalid);
+        assert_eq!(e.errors[0].field, "inner.list[1]");
+        assert!(parse_json::<serde_json::Value>(br#"{"name":"\\u0000 is text"}"#).is_ok());
     }
 
     #[test]

@@ -47,13 +47,40 @@ async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiE
     }))
 }
 
+/// Whether the request carries the configured metrics token (compared as digests, so the time
+/// taken says nothing about the token).
+fn metrics_allowed(req: &actix_web::HttpRequest, token: Option<&str>) -> bool {
+    use sha2::{Digest, Sha256};
+    let Some(token) = token else {
+        return true;
+    };
+    let sent = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    Sha256::digest(sent.as_bytes()) == Sha256::digest(token.as_bytes())
+}
+
 /// Prometheus metrics (监控指标): requests by route and status, latency histogram, pool usage.
+/// With `AIDBRIDGE_METRICS_TOKEN` set, only for `Authorization: Bearer <token>`.
 #[utoipa::path(tag = "service", responses(
     (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
+    (status = 401, description = "The metrics token is configured and was not sent"),
 ))]
 #[get("/metrics")]
-async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn metrics(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     use prometheus::Encoder;
+    if !metrics_allowed(&req, state.ctx.config.metrics_token.as_deref()) {
+        return Err(ApiError::unauthorized(
+            "missing_token",
+            "send the metrics token: Authorization: Bearer <token>",
+        ));
+    }
     let status = state.ctx.pool.status();
     let in_use = status.size.saturating_sub(status.available);
     for (label, value) in [

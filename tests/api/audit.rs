@@ -232,7 +232,7 @@ async fn only_auditors_read_the_audit_trail() {
     assert!(next["items"][0]["seq"].as_i64() < items[2]["seq"].as_i64());
     let later: Value = app
         .get(
-            "/api/v1/audit-events?from=2999-01-01T00:00:00Z",
+            "/api/v1/audit-events?from=2150-01-01T00:00:00Z",
             Some(&auditor),
         )
         .await

@@ -311,3 +311,74 @@ async fn messages_are_chinese_by_default_and_english_on_request() {
     let p = problem(res, 403).await;
     assert_eq!(p["detail"], "区域 2302 超出您的辖区 230102");
 }
+
+#[tokio::test]
+async fn nul_characters_far_dates_and_oversized_names_are_client_errors_never_500() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let admin = app.token("admin").await;
+    let auditor = app.token("auditor").await;
+    // A NUL in any JSON string: 422 naming the field, nothing written.
+    let mut body = crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001");
+    body["household"]["key"] = json!("HLJ\u{0}1");
+    let p = problem(app.post("/api/v1/persons", Some(&daoli), &body).await, 422).await;
+    assert_eq!(fields(&p), vec!["household.key"]);
+    assert_eq!(app.count("SELECT count(*) AS n FROM persons").await, 0);
+    // Years the database cannot hold.
+    let mut body = crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001");
+    body["low_income"]["valid_from"] = json!("1000-01-01");
+    let p = problem(app.post("/api/v1/persons", Some(&daoli), &body).await, 422).await;
+    assert!(
+        fields(&p).contains(&"low_income.valid_from".to_owned()),
+        "{p}"
+    );
+    let p = problem(
+        app.get(
+            "/api/v1/audit-events?from=%2B200000-01-01T00:00:00Z",
+            Some(&auditor),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["from"]);
+    // A user name of 10 kB, or with a NUL: a plain OAuth invalid_request.
+    for name in ["x".repeat(10_000), "ad\u{0}min".to_owned()] {
+        let res = app.try_token(&name, "whatever").await;
+        assert_eq!(res.status(), 400);
+        let b: Value = res.json().await.unwrap();
+        assert_eq!(b["error"], "invalid_request");
+    }
+    // An organisation name of 100 kB is a 422 naming it.
+    let mut org = json!({"kind": "other", "name": "n".repeat(100_000), "region_code": "23"});
+    let p = problem(
+        app.post("/api/v1/organizations", Some(&admin), &org).await,
+        413,
+    )
+    .await;
+    assert_eq!(p["code"], "payload_too_large");
+    org["name"] = json!("n".repeat(300));
+    let p = problem(
+        app.post("/api/v1/organizations", Some(&admin), &org).await,
+        422,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["name"]);
+}
+
+#[tokio::test]
+async fn metrics_keep_one_label_for_unmatched_paths_and_can_require_a_token() {
+    let app = spawn_app_with(|c| c.metrics_token = Some("metrics-secret-123".into())).await;
+    for i in 0..20 {
+        app.get(&format!("/no/such/path/{i}"), None).await;
+    }
+    problem(app.get("/metrics", None).await, 401).await;
+    let res = app.get("/metrics", Some("metrics-secret-123")).await;
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(
+        !text.contains("/no/such/path"),
+        "unmatched paths became labels"
+    );
+    assert!(text.contains("UNMATCHED"));
+}

@@ -212,6 +212,7 @@ pub fn test_config(db_url: &str) -> Config {
         max_body_bytes: 64 * 1024,
         pg_bin: None,
         cors_origins: Vec::new(),
+        metrics_token: None,
         demo: false,
     }
 }

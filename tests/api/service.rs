@@ -304,3 +304,34 @@ async fn a_wildcard_origin_never_comes_with_credentials_and_no_origins_means_no_
         .unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn the_private_cluster_outlives_the_thread_that_started_it() {
+    use aidbridge::embedded_pg::{find_bin_dir, OwnedCluster, Tuning};
+    let dir = std::env::temp_dir().join(format!("aidbridge-owned-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = find_bin_dir(
+        std::env::var_os("PG_BIN")
+            .map(std::path::PathBuf::from)
+            .as_deref(),
+    )
+    .expect("PostgreSQL binaries");
+    // Started from a thread that ends at once, as a pooled blocking thread would after idling:
+    // the cluster must keep running (the parent-death signal follows the thread that forked).
+    let starter_dir = dir.clone();
+    let pg = std::thread::spawn(move || {
+        OwnedCluster::start(starter_dir, bin, Tuning { ephemeral: true })
+    })
+    .join()
+    .expect("the starter thread")
+    .expect("the cluster starts");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    let conn = AsyncPgConnection::establish(pg.admin_url()).await;
+    assert!(conn.is_ok(), "the cluster stopped with its starter thread");
+    drop(conn);
+    tokio::task::spawn_blocking(move || pg.stop())
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

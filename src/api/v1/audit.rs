@@ -106,6 +106,15 @@ async fn list_audit_events(
     state: web::Data<AppState>,
     QueryParams(q): QueryParams<AuditQuery>,
 ) -> Result<web::Json<Page<AuditEvent>>, ApiError> {
+    let mut errors = Vec::new();
+    crate::api::v1::check_year("from", q.from.map(|t| t.date_naive()), &mut errors);
+    crate::api::v1::check_year("to", q.to.map(|t| t.date_naive()), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError {
+            errors,
+            ..ApiError::bad_request("invalid_query", "a time is out of range")
+        });
+    }
     let limit = q.limit.unwrap_or(50);
     let before_seq = match q.cursor.as_deref().map(str::parse::<i64>) {
         None => None,

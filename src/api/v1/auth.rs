@@ -221,6 +221,12 @@ async fn grant(
     }
 }
 
+/// A user name or client id worth looking up: short and free of control characters (a NUL
+/// would reach PostgreSQL as an error, and a megabyte would be hashed into a throttle key).
+fn plausible_name(name: &str) -> bool {
+    name.chars().count() <= 200 && !name.chars().any(char::is_control)
+}
+
 async fn password_grant(
     state: &AppState,
     keys: &TokenKeys,
@@ -233,6 +239,13 @@ async fn password_grant(
             "username and password are required",
         ));
     };
+    if !plausible_name(username) {
+        return Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "username: at most 200 characters, no control characters",
+        ));
+    }
     let username = username.trim().to_ascii_lowercase();
     let failure = GrantFailure {
         status: StatusCode::BAD_REQUEST,
@@ -259,6 +272,13 @@ async fn client_grant(
             "client authentication is required",
         ));
     };
+    if !plausible_name(client_id) {
+        return Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id: at most 200 characters, no control characters",
+        ));
+    }
     let failure = GrantFailure {
         status: StatusCode::UNAUTHORIZED,
         error: "invalid_client",

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::api::extract::JsonBody;
-use crate::api::v1::check_free_text;
+use crate::api::v1::{check_free_text, check_year};
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::db::consents::ConsentRow;
@@ -178,6 +178,12 @@ fn check_consent(
     errors: &mut Vec<FieldError>,
 ) -> Option<ResidentId> {
     check_recipient(body, errors);
+    check_year("given_at", body.given_at.map(|t| t.date_naive()), errors);
+    check_year(
+        "expires_at",
+        body.expires_at.map(|t| t.date_naive()),
+        errors,
+    );
     check_free_text("evidence_ref", Some(&body.evidence_ref), errors);
     if !is_sha256_hex(&body.notice_sha256) {
         errors.push(FieldError::new(

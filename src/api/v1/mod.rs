@@ -82,6 +82,32 @@ pub fn check_free_text(
     ));
 }
 
+/// Dates the register can hold: chrono reads years the database cannot store, and no aid,
+/// consent or certification falls outside these.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
+
+/// Refuses a date outside [`YEARS`], naming the field.
+pub fn check_year(
+    field: &str,
+    date: Option<chrono::NaiveDate>,
+    errors: &mut Vec<crate::error::FieldError>,
+) {
+    use chrono::Datelike;
+    if let Some(d) = date {
+        if !YEARS.contains(&d.year()) {
+            errors.push(crate::error::FieldError::new(
+                field,
+                "out_of_range",
+                format!(
+                    "must lie between the years {} and {}",
+                    YEARS.start(),
+                    YEARS.end()
+                ),
+            ));
+        }
+    }
+}
+
 /// A `region` query parameter is a region-code prefix: up to 12 digits.
 pub fn check_region_param(region: Option<&str>) -> Result<(), ApiError> {
     match region {

@@ -9,6 +9,7 @@ use validator::Validate;
 
 use super::ReadQuery;
 use crate::api::extract::{JsonBody, QueryParams};
+use crate::api::v1::check_year;
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::db::persons::GovernmentAidRow;
@@ -98,6 +99,8 @@ pub(super) async fn create_government_aid(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
     let (body, mut errors) = body.parse::<CreateGovernmentAid>()?;
+    check_year("period_start", Some(body.period_start), &mut errors);
+    check_year("period_end", Some(body.period_end), &mut errors);
     if body.period_end < body.period_start {
         errors.push(FieldError::new(
             "period_end",

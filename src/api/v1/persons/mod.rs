@@ -230,6 +230,8 @@ fn check_period(
             e.to_string(),
         ));
     }
+    crate::api::v1::check_year(&format!("{field}.valid_from"), Some(s.valid_from), errors);
+    crate::api::v1::check_year(&format!("{field}.valid_to"), s.valid_to, errors);
     if let Err(e) = crate::domain::person::check_status_period(tier, s.valid_from, s.valid_to) {
         errors.push(FieldError::new(
             format!("{field}.valid_to"),
