@@ -127,6 +127,11 @@ fn add_versioning(doc: &mut Value) {
             op["responses"]["412"] = problem_response(
                 "The record changed since the version named in If-Match (`current_etag` when known)",
             );
+            if op["responses"].get("409").is_none() {
+                op["responses"]["409"] = problem_response(
+                    "Another request changed the record at the same time (`concurrent_update`)",
+                );
+            }
         }
     }
 }

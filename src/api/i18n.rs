@@ -33,7 +33,12 @@ impl Lang {
             let mut pieces = part.split(';');
             let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = pieces
-                .filter_map(|p| p.trim().strip_prefix("q="))
+                .filter_map(|p| {
+                    let p = p.trim();
+                    p.get(..2)
+                        .filter(|k| k.eq_ignore_ascii_case("q="))
+                        .map(|_| &p[2..])
+                })
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
             let lang = if tag == "zh" || tag.starts_with("zh-") {
@@ -134,6 +139,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("say why the full ID number and phone are needed", "请说明需要完整身份证号码和电话的理由"),
     ("contains a control character", "包含控制字符"),
     ("contains a NUL character", "包含空字符（NUL）"),
+    ("must not be blank", "不能为空白"),
     ("must lie between the years {} and {}", "须在 {0} 年至 {1} 年之间"),
     ("a time is out of range", "时间超出范围"),
     ("pass back the next_cursor of the previous page", "请传入上一页返回的 next_cursor"),
@@ -250,7 +256,9 @@ pub fn to_chinese(english: &str) -> Option<String> {
         let values = captures(en, english)?;
         let mut out = (*zh).to_owned();
         for (i, v) in values.iter().enumerate() {
-            out = out.replace(&format!("{{{i}}}"), noun(v));
+            // A value may itself be a message ("query parameter limit: must be at most 200").
+            let v = to_chinese(v).unwrap_or_else(|| noun(v).to_owned());
+            out = out.replace(&format!("{{{i}}}"), &v);
         }
         Some(out)
     })
@@ -336,6 +344,7 @@ mod tests {
         assert_eq!(Lang::from_accept_language("fr, de"), Lang::Zh);
         assert_eq!(Lang::from_accept_language("en;q=0"), Lang::Zh);
         assert_eq!(Lang::from_accept_language(""), Lang::Zh);
+        assert_eq!(Lang::from_accept_language("en;Q=0.8, zh;q=0.9"), Lang::Zh);
     }
 
     #[test]
@@ -357,6 +366,10 @@ mod tests {
             Some("需求不能从 met 变为 open")
         );
         assert_eq!(to_chinese("something nobody wrote"), None);
+        assert_eq!(
+            to_chinese("query parameter limit: must be between 1 and 200").as_deref(),
+            Some("查询参数 limit：须在 1 到 200 之间")
+        );
     }
 
     #[test]

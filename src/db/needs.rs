@@ -98,6 +98,18 @@ pub async fn set_status(
     .map_err(Into::into)
 }
 
+/// Moves a person's needs with the person: a need's region is where its person lives.
+pub async fn follow_person(conn: &mut Conn, person_id: Uuid, region_code: &str) -> Result<usize> {
+    diesel::update(needs::table.filter(needs::person_id.eq(person_id)))
+        .set((
+            needs::region_code.eq(region_code),
+            needs::version.eq(needs::version + 1),
+        ))
+        .execute(conn)
+        .await
+        .map_err(Into::into)
+}
+
 #[derive(Debug, Default)]
 pub struct NeedFilter {
     pub region_prefix: String,

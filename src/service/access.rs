@@ -35,6 +35,33 @@ pub async fn requester(conn: &mut Conn, caller: &Caller) -> Result<Requester> {
     })
 }
 
+fn purpose_required() -> Error {
+    Error::field(
+        "purpose",
+        "required",
+        "name the purpose you read for; the consent must cover it",
+    )
+}
+
+/// Checked before a person is looked up, so that neither answer depends on whether the id
+/// exists: roles that never read people get 403, a charity that names no purpose 422.
+pub fn may_read_people(caller: &Caller, purpose: Option<Purpose>) -> Result<()> {
+    if caller.has(Role::CivilAffairs) || caller.has(Role::Auditor) {
+        Ok(())
+    } else if caller.has(Role::Charity) {
+        purpose.map(|_| ()).ok_or_else(purpose_required)
+    } else {
+        Err(Error::forbidden(
+            "this role has no access to people's records",
+        ))
+    }
+}
+
+/// Checked before a need is looked up (403 for roles that never read needs, whatever the id).
+pub fn may_read_needs(caller: &Caller) -> Result<()> {
+    caller.require_any(&[Role::CivilAffairs, Role::Auditor])
+}
+
 /// Decides how the caller may see `person` (for `purpose`, when a charity reads under consent).
 pub async fn to_person(
     conn: &mut Conn,
@@ -52,11 +79,7 @@ pub async fn to_person(
     if caller.has(Role::Charity) {
         // A recipient reads for a purpose, and only a consent for that purpose lets it.
         let Some(purpose) = purpose else {
-            return Err(Error::field(
-                "purpose",
-                "required",
-                "name the purpose you read for; the consent must cover it",
-            ));
+            return Err(purpose_required());
         };
         let who = requester(conn, caller).await?;
         let facts: Vec<_> = consents::of_person(conn, person.id)

@@ -109,36 +109,46 @@ pub async fn record(
         recorded_by_organization_id: caller.organization_id,
         recorded_by: caller.id,
     };
+    // The recipient first: the age rule below depends on the birth date, so it is reached only
+    // with a real recipient, and a refusal is recorded, or choosing `given_at` would let anyone
+    // find the birth date unseen.
+    {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        let person = load_person(&mut conn, person_id).await?;
+        access::change_person(caller, &person)?;
+        if let Some(org_id) = new.recipient_organization_id {
+            let org = organizations::find(&mut conn, org_id).await?;
+            let ok = org
+                .as_ref()
+                .is_some_and(|o| o.status == OrganizationStatus::Active && is_charity_kind(o.kind));
+            if !ok {
+                return Err(Error::field(
+                    "recipient.organization_id",
+                    "not_a_charity",
+                    "the recipient must be an active charity organisation",
+                ));
+            }
+        }
+        let on = crate::domain::time::local_date(new.given_at);
+        if needs_guardian(person.birth_date, on) && new.given_by != GivenBy::Guardian {
+            drop(conn);
+            let refused = audit::by(ctx, caller, "consent.refused", "person", person_id)
+                .details(json!({"reason": "guardian_required", "given_at": new.given_at}));
+            audit::record(&ctx.pool, refused).await?;
+            return Err(Error::field(
+                "given_by",
+                "guardian_required",
+                "the person is under 14: consent must be given by a guardian (PIPL art. 31)",
+            ));
+        }
+    }
     let ev = audit::by(ctx, caller, "consent.create", "consent", new.id);
     let caller = caller.clone();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
+            // Checked again in the transaction: the person's region may have changed meanwhile.
             let person = load_person(conn, person_id).await?;
             access::change_person(&caller, &person)?;
-            if needs_guardian(
-                person.birth_date,
-                crate::domain::time::local_date(new.given_at),
-            ) && new.given_by != GivenBy::Guardian
-            {
-                return Err(Error::field(
-                    "given_by",
-                    "guardian_required",
-                    "the person is under 14: consent must be given by a guardian (PIPL art. 31)",
-                ));
-            }
-            if let Some(org_id) = new.recipient_organization_id {
-                let org = organizations::find(conn, org_id).await?;
-                let ok = org.as_ref().is_some_and(|o| {
-                    o.status == OrganizationStatus::Active && is_charity_kind(o.kind)
-                });
-                if !ok {
-                    return Err(Error::field(
-                        "recipient.organization_id",
-                        "not_a_charity",
-                        "the recipient must be an active charity organisation",
-                    ));
-                }
-            }
             let row = consents::insert(conn, &new).await?;
             audit::append(
                 conn,

@@ -85,6 +85,7 @@ async fn load(conn: &mut Conn, id: Uuid) -> Result<NeedRow> {
 
 /// One need: staff of its region and auditors (recorded).
 pub async fn get(ctx: &Context, caller: &Caller, id: Uuid) -> Result<NeedRow> {
+    access::may_read_needs(caller)?;
     let need = {
         let mut conn = crate::db::connect(&ctx.pool).await?;
         load(&mut conn, id).await?

@@ -218,6 +218,7 @@ pub async fn read(
     id: Uuid,
     purpose: Option<Purpose>,
 ) -> Result<PersonRead> {
+    access::may_read_people(caller, purpose)?;
     let mut conn = crate::db::connect(&ctx.pool).await?;
     let person = load(&mut conn, id).await?;
     let access = access::to_person(&mut conn, caller, &person, purpose, ctx.clock.now()).await?;
@@ -423,6 +424,10 @@ pub async fn update(
             let row = persons::update(conn, id, &changes, person.version)
                 .await?
                 .ok_or_else(|| lost_update(if_match.as_ref()))?;
+            if row.region_code != person.region_code {
+                // The needs move with the person: the new region's staff take them over.
+                needs::follow_person(conn, id, &row.region_code).await?;
+            }
             audit::append(conn, ev).await?;
             Ok(row)
         })
@@ -492,6 +497,7 @@ pub async fn government_aid(
     person_id: Uuid,
     purpose: Option<Purpose>,
 ) -> Result<Vec<GovernmentAidRow>> {
+    access::may_read_people(caller, purpose)?;
     let mut conn = crate::db::connect(&ctx.pool).await?;
     let person = load(&mut conn, person_id).await?;
     let access = access::to_person(&mut conn, caller, &person, purpose, ctx.clock.now()).await?;

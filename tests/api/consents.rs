@@ -508,3 +508,35 @@ async fn consent_edge_cases_region_categories_future_consents_and_withdrawal_eff
     assert_eq!(w["effects"]["recipient_access_ended"], true, "{w}");
     problem(app.get(&read, Some(&care)).await, 404).await;
 }
+
+#[tokio::test]
+async fn the_age_rule_is_reached_only_with_a_real_recipient_and_its_refusals_are_recorded() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let p = app
+        .register_person(
+            &daoli,
+            &crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001"),
+        )
+        .await;
+    let person = p["id"].as_str().unwrap();
+    // Probing the birth date with made-up recipients learns nothing about it.
+    for given_at in ["1995-01-01T00:00:00Z", "2020-01-01T00:00:00Z"] {
+        let mut body = consent_to(&uuid::Uuid::new_v4().to_string(), &["identity"]);
+        body["given_at"] = json!(given_at);
+        let p = problem(app.consent(&daoli, person, &body).await, 422).await;
+        assert_eq!(p["errors"][0]["code"], "not_a_charity", "{given_at}");
+    }
+    // With a real recipient, a consent dated while the person was a child is refused, and the
+    // refusal is on record.
+    let care = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let mut body = consent_to(&care, &["identity"]);
+    body["given_at"] = json!("1995-01-01T00:00:00Z");
+    let p = problem(app.consent(&daoli, person, &body).await, 422).await;
+    assert_eq!(p["errors"][0]["code"], "guardian_required");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'consent.refused'")
+            .await,
+        1
+    );
+}

@@ -382,3 +382,24 @@ async fn metrics_keep_one_label_for_unmatched_paths_and_can_require_a_token() {
     );
     assert!(text.contains("UNMATCHED"));
 }
+
+#[tokio::test]
+async fn blank_names_are_named_fields_not_database_rule_breaks() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let admin = app.token("admin").await;
+    let mut body = crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001");
+    body["name"] = json!("   ");
+    let p = problem(app.post("/api/v1/persons", Some(&daoli), &body).await, 422).await;
+    assert_eq!(
+        (p["code"].as_str(), fields(&p)),
+        (Some("validation_failed"), vec!["name".to_owned()])
+    );
+    let org = json!({"kind": "other", "name": " \t ", "region_code": "23"});
+    let p = problem(
+        app.post("/api/v1/organizations", Some(&admin), &org).await,
+        422,
+    )
+    .await;
+    assert_eq!(fields(&p), vec!["name"]);
+}

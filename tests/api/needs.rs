@@ -295,3 +295,101 @@ async fn free_text_refuses_id_numbers_and_phones() {
         "purpose"
     );
 }
+
+#[tokio::test]
+async fn needs_follow_their_person_to_a_new_region() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let harbin = app.token("harbin.ca").await;
+    let p = app
+        .register_person(
+            &daoli,
+            &crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001"),
+        )
+        .await;
+    let need: Value = app
+        .post(
+            "/api/v1/needs",
+            Some(&daoli),
+            &json!({"person_id": p["id"], "category": "living", "description": "x",
+                    "urgency": "normal", "source": "screening"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let need_path = format!("/api/v1/needs/{}", need["id"].as_str().unwrap());
+    // The city bureau moves the person to another district.
+    let res = app
+        .patch(
+            &format!("/api/v1/persons/{}", p["id"].as_str().unwrap()),
+            Some(&harbin),
+            &json!({"region_code": "230103001001"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // The old district no longer reaches the need; the new region's staff do.
+    problem(app.get(&need_path, Some(&daoli)).await, 404).await;
+    let listed: Value = app
+        .get(
+            &format!("/api/v1/needs?person_id={}", p["id"].as_str().unwrap()),
+            Some(&daoli),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed["items"].as_array().unwrap().is_empty());
+    let moved: Value = app
+        .get(&need_path, Some(&harbin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["region_code"], "230103001001");
+}
+
+#[tokio::test]
+async fn whether_an_id_exists_is_not_told_to_callers_without_access() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let p = app
+        .register_person(
+            &daoli,
+            &crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001"),
+        )
+        .await;
+    let need: Value = app
+        .post(
+            "/api/v1/needs",
+            Some(&daoli),
+            &json!({"person_id": p["id"], "category": "living", "description": "x",
+                    "urgency": "normal", "source": "screening"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let real_person = format!("/api/v1/persons/{}", p["id"].as_str().unwrap());
+    let made_up = format!("/api/v1/persons/{}", uuid::Uuid::new_v4());
+    let charity = app.token("charity.care").await;
+    let grid = app.token("grid.worker").await;
+    for path in [&real_person, &made_up] {
+        // A charity that names no purpose: the same 422 for both.
+        problem(app.get(path, Some(&charity)).await, 422).await;
+        problem(
+            app.get(&format!("{path}/government-aid"), Some(&charity))
+                .await,
+            422,
+        )
+        .await;
+        problem(app.get(path, Some(&grid)).await, 403).await;
+    }
+    for path in [
+        format!("/api/v1/needs/{}", need["id"].as_str().unwrap()),
+        format!("/api/v1/needs/{}", uuid::Uuid::new_v4()),
+    ] {
+        problem(app.get(&path, Some(&grid)).await, 403).await;
+        problem(app.get(&path, Some(&charity)).await, 403).await;
+    }
+}

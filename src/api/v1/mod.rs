@@ -82,6 +82,22 @@ pub fn check_free_text(
     ));
 }
 
+/// Text that is only white space is no name or description (it would be stored empty).
+pub fn check_not_blank(
+    field: &str,
+    text: Option<&str>,
+    errors: &mut Vec<crate::error::FieldError>,
+) {
+    // Empty text is the length rule's to report; this catches what only looks filled.
+    if text.is_some_and(|t| !t.is_empty() && t.trim().is_empty()) {
+        errors.push(crate::error::FieldError::new(
+            field,
+            "required",
+            "must not be blank",
+        ));
+    }
+}
+
 /// Dates the register can hold: chrono reads years the database cannot store, and no aid,
 /// consent or certification falls outside these.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
@@ -110,15 +126,17 @@ pub fn check_year(
 
 /// A `region` query parameter is a region-code prefix: up to 12 digits.
 pub fn check_region_param(region: Option<&str>) -> Result<(), ApiError> {
-    match region {
-        Some(r) if r.is_empty() || r.len() > 12 || !r.bytes().all(|b| b.is_ascii_digit()) => {
-            Err(ApiError::bad_parameter(
-                "invalid_query",
-                "region",
-                "invalid_region_code",
-                "a region code prefix has up to 12 digits",
-            ))
+    let problem = match region {
+        Some(r) if r.is_empty() || !r.bytes().all(|b| b.is_ascii_digit()) => {
+            "a region code has only digits"
         }
-        _ => Ok(()),
-    }
+        Some(r) if r.len() > 12 => "a region code prefix has up to 12 digits",
+        _ => return Ok(()),
+    };
+    Err(ApiError::bad_parameter(
+        "invalid_query",
+        "region",
+        "invalid_region_code",
+        problem,
+    ))
 }

@@ -106,6 +106,7 @@ async fn create_need(
     caller.require_any(&[Role::CivilAffairs])?;
     let (body, mut errors) = body.parse::<CreateNeed>()?;
     check_free_text("description", Some(&body.description), &mut errors);
+    crate::api::v1::check_not_blank("description", Some(&body.description), &mut errors);
     ApiError::check(errors)?;
     let input = NewNeedInput {
         person_id: body.person_id,

@@ -46,7 +46,8 @@ pub(super) async fn create_client(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let (body, errors) = body.parse::<CreateClient>()?;
+    let (body, mut errors) = body.parse::<CreateClient>()?;
+    crate::api::v1::check_not_blank("name", Some(&body.name), &mut errors);
     let (row, secret) = orgs::create_client(
         &state.ctx,
         &caller,

@@ -9,7 +9,7 @@ use validator::Validate;
 
 use super::Organization;
 use crate::api::extract::{JsonBody, Precondition, QueryParams};
-use crate::api::v1::{check_region_param, versioned, Page};
+use crate::api::v1::{check_not_blank, check_region_param, versioned, Page};
 use crate::api::AppState;
 use crate::auth::Caller;
 use crate::db::organizations::OrganizationFilter;
@@ -56,6 +56,7 @@ fn check_new_organization(
     body: &CreateOrganization,
     errors: &mut Vec<FieldError>,
 ) -> (Option<String>, String) {
+    check_not_blank("name", Some(&body.name), errors);
     let uscc = match (&body.uscc, body.kind.requires_uscc()) {
         (Some(raw), _) => match Uscc::parse(raw) {
             Ok(u) => Some(u.into_string()),
@@ -245,7 +246,8 @@ pub(super) async fn update_organization(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let (body, errors) = body.parse::<UpdateOrganization>()?;
+    let (body, mut errors) = body.parse::<UpdateOrganization>()?;
+    check_not_blank("name", body.name.as_deref(), &mut errors);
     let update = OrganizationUpdate {
         name: body.name,
         status: body.status,

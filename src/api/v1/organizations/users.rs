@@ -82,7 +82,8 @@ pub(super) async fn create_user(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let (body, errors) = body.parse::<CreateUser>()?;
+    let (body, mut errors) = body.parse::<CreateUser>()?;
+    crate::api::v1::check_not_blank("display_name", Some(&body.display_name), &mut errors);
     let input = NewUserInput {
         username: body.username,
         display_name: body.display_name,
@@ -158,7 +159,8 @@ pub(super) async fn update_user(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    let (body, errors) = body.parse::<UpdateUser>()?;
+    let (body, mut errors) = body.parse::<UpdateUser>()?;
+    crate::api::v1::check_not_blank("display_name", body.display_name.as_deref(), &mut errors);
     let (org_id, user_id) = path.into_inner();
     let update = UserUpdate {
         display_name: body.display_name,

@@ -129,7 +129,12 @@ pub(super) async fn create_government_aid(
         certifying_region: region.into_string(),
     };
     let row = persons::record_government_aid(&state.ctx, &caller, id.into_inner(), aid).await?;
-    Ok(HttpResponse::Created().json(GovernmentAid::from(row)))
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/persons/{}/government-aid", row.person_id),
+        ))
+        .json(GovernmentAid::from(row)))
 }
 
 /// Government aid a person received. Staff of the region, auditors (audited), and charities

@@ -65,6 +65,7 @@ fn check(
     today: chrono::NaiveDate,
     mut errors: Vec<FieldError>,
 ) -> Result<NewRegistration, ApiError> {
+    crate::api::v1::check_not_blank("name", Some(&body.name), &mut errors);
     let id = ResidentId::parse(&body.id_number, today)
         .map_err(|e| errors.push(FieldError::new("id_number", e.code(), e.to_string())))
         .ok();

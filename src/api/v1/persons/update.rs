@@ -89,6 +89,7 @@ impl UpdatePerson {
 fn check(body: UpdatePerson, mut errors: Vec<FieldError>) -> Result<PersonUpdate, ApiError> {
     let fields = body.changed_fields();
     check_free_text("reason", body.reason.as_deref(), &mut errors);
+    crate::api::v1::check_not_blank("name", body.name.as_deref(), &mut errors);
     let phone = match &body.phone {
         Some(Some(raw)) => match MobilePhone::parse(raw) {
             Ok(p) => Some(Some(p)),
@@ -121,7 +122,7 @@ fn check(body: UpdatePerson, mut errors: Vec<FieldError>) -> Result<PersonUpdate
         check_period("relapse_monitoring", None, s, &mut errors);
     }
     if let Some(Some(e)) = &body.external_id {
-        if e.is_empty() || e.len() > 100 {
+        if e.trim().is_empty() || e.chars().count() > 100 {
             errors.push(FieldError::new(
                 "external_id",
                 "length",
