@@ -139,6 +139,7 @@ impl Application {
                 keys: data_keys,
                 clock: options.clock,
                 config: Arc::new(config),
+                standing: Default::default(),
             },
             latest_migration: db::latest_migration_version(),
             registry,

@@ -335,6 +335,9 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
             ))
         }
     };
+    // A token whose region is not a region code grants nothing.
+    let region = crate::domain::region::RegionCode::parse(&claims.region)
+        .map_err(|_| ApiError::unauthorized("invalid_token", "the access token is not valid"))?;
     Ok(Caller {
         meta: request_meta(req),
         id: claims.sub,
@@ -342,16 +345,26 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         organization_id: claims.org,
         // Unknown role names (from a newer version) grant nothing.
         roles: claims.roles.iter().filter_map(|r| r.parse().ok()).collect(),
-        region: claims.region,
+        region,
     })
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
+    /// A valid token of an account that may still act: disabling a user or client, or
+    /// suspending its organisation, ends its tokens within seconds (`service::standing`).
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let caller = authenticate(req);
+        let state = req.app_data::<web::Data<crate::api::AppState>>().cloned();
+        Box::pin(async move {
+            let caller = caller?;
+            if let Some(state) = state {
+                crate::service::standing::ensure(&state.ctx, &caller).await?;
+            }
+            Ok(caller)
+        })
     }
 }
 

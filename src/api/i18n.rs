@@ -121,6 +121,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("use lower-case letters, digits and _ . - (starting with a letter or digit)", "只能使用小写字母、数字和 _ . -（以字母或数字开头）"),
     ("a member of a {} cannot hold the role {}", "{0} 的成员不能担任 {1} 角色"),
     ("API clients cannot be administrators", "接入系统不能担任管理员"),
+    ("auditor and admin are never combined with another role", "审计和管理员角色不能与其他角色兼任"),
     ("must lie within the organisation's region {}", "须在本组织的辖区 {0} 之内"),
     ("a {} needs its unified social credit code", "{0} 须填写统一社会信用代码"),
     ("only charities, charity federations and the Red Cross hold public-fundraising qualification", "只有慈善组织、慈善总会和红十字会可具有公开募捐资格"),

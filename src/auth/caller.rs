@@ -29,7 +29,8 @@ pub struct Caller {
     pub kind: PrincipalKind,
     pub organization_id: Uuid,
     pub roles: Vec<Role>,
-    pub region: String,
+    /// The region scope, parsed and normalised (`230100` is `2301`).
+    pub region: region::RegionCode,
     /// Where the request came from, for the audit trail.
     pub meta: RequestMeta,
 }
@@ -54,6 +55,6 @@ impl Caller {
 
     /// Whether the caller's region scope includes `code`.
     pub fn covers_region(&self, code: &str) -> bool {
-        region::covers(&self.region, code)
+        self.region.covers(code)
     }
 }

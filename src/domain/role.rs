@@ -77,6 +77,16 @@ pub fn has_any(held: &[Role], required: &[Role]) -> bool {
     held.iter().any(|r| required.contains(r))
 }
 
+/// Separation of duties: supervision and platform administration are never combined with
+/// another role (an auditor who also writes case data would audit their own work).
+pub fn separated(roles: &[Role]) -> bool {
+    let exclusive = roles
+        .iter()
+        .any(|r| matches!(r, Role::Auditor | Role::Admin));
+    let distinct: std::collections::BTreeSet<_> = roles.iter().map(|r| r.as_str()).collect();
+    !exclusive || distinct.len() == 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +131,14 @@ mod tests {
         assert!(has_any(&[Role::Charity, Role::Auditor], &[Role::Auditor]));
         assert!(!has_any(&[Role::Charity], &[Role::Admin, Role::Auditor]));
         assert!(!has_any(&[], &[Role::Admin]));
+    }
+
+    #[test]
+    fn auditors_and_admins_hold_no_other_role() {
+        assert!(separated(&[Role::Auditor]));
+        assert!(separated(&[Role::Admin, Role::Admin]));
+        assert!(separated(&[Role::CivilAffairs, Role::Charity]));
+        assert!(!separated(&[Role::CivilAffairs, Role::Auditor]));
+        assert!(!separated(&[Role::Admin, Role::Charity]));
     }
 }

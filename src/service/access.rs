@@ -171,7 +171,7 @@ pub fn place_in_region(caller: &Caller, region: &str) -> Result<()> {
     } else {
         Err(Error::forbidden(format!(
             "region {region} is outside your region {}",
-            caller.region
+            caller.region.as_str()
         )))
     }
 }

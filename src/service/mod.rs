@@ -11,6 +11,7 @@ pub mod organizations;
 pub mod persons;
 pub mod readiness;
 pub mod sign_in;
+pub mod standing;
 
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub struct Context {
     pub keys: DataKeys,
     pub clock: Clock,
     pub config: Arc<Config>,
+    /// Whether principals and organisations may still act (revocation at once).
+    pub standing: standing::StandingCache,
 }
 
 /// Where a request came from, for the audit trail.

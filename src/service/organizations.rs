@@ -12,7 +12,7 @@ use crate::db::organizations::{
 use crate::db::users::{self, ClientRow, NewClient, NewUser, UserChanges, UserRow};
 use crate::domain::organization::{OrganizationKind, OrganizationStatus};
 use crate::domain::region::{self, RegionCode};
-use crate::domain::role::{role_allowed_for, Role};
+use crate::domain::role::{role_allowed_for, separated, Role};
 
 /// An organisation whose fields have passed every rule.
 #[derive(Debug)]
@@ -149,7 +149,7 @@ pub async fn update(
         updated_at: Some(ctx.clock.now()),
     };
     let ev = audit::by(ctx, caller, "organization.update", "organization", id).details(details);
-    transaction(&ctx.pool, |conn| {
+    let row = transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let row = orgs::update(conn, id, &changes, current.version)
                 .await?
@@ -158,7 +158,10 @@ pub async fn update(
             Ok(row)
         })
     })
-    .await
+    .await?;
+    // After the commit, so no request re-reads the old standing into the cache meanwhile.
+    ctx.standing.forget(id);
+    Ok(row)
 }
 
 /// Whether public-fundraising qualification fits the kind (for the create checks).
@@ -167,6 +170,13 @@ pub fn check_public_fundraising(kind: OrganizationKind, requested: bool) -> Opti
 }
 
 fn check_roles(kind: OrganizationKind, roles: &[Role], errors: &mut Vec<FieldError>) {
+    if !separated(roles) {
+        errors.push(FieldError::new(
+            "roles",
+            "separation_of_duties",
+            "auditor and admin are never combined with another role",
+        ));
+    }
     for (i, role) in roles.iter().enumerate() {
         if !role_allowed_for(kind, *role) {
             errors.push(FieldError::new(
@@ -316,7 +326,7 @@ pub async fn update_user(
         "roles": changes.roles, "enabled": update.enabled,
         "display_name": update.display_name, "password_changed": password_changed,
     }));
-    transaction(&ctx.pool, |conn| {
+    let row = transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let user = match users::find_user(conn, user_id).await? {
                 Some(u) if u.organization_id == org_id => u,
@@ -332,7 +342,10 @@ pub async fn update_user(
             Ok(row)
         })
     })
-    .await
+    .await?;
+    // After the commit, so no request re-reads the old standing into the cache meanwhile.
+    ctx.standing.forget(user_id);
+    Ok(row)
 }
 
 /// Creates an API client; the secret is returned once, only its hash is kept. Administrators.
@@ -409,7 +422,7 @@ pub async fn set_client_enabled(
     let now = ctx.clock.now();
     let ev = audit::by(ctx, caller, "api_client.update", "api_client", id)
         .details(json!({"enabled": enabled}));
-    transaction(&ctx.pool, |conn| {
+    let row = transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let client = match users::find_client(conn, id).await? {
                 Some(c) if c.organization_id == org_id => c,
@@ -425,5 +438,8 @@ pub async fn set_client_enabled(
             Ok(row)
         })
     })
-    .await
+    .await?;
+    // After the commit, so no request re-reads the old standing into the cache meanwhile.
+    ctx.standing.forget(id);
+    Ok(row)
 }

@@ -84,7 +84,7 @@ async fn already_there(
         "person",
         existing.id,
     )
-    .details(json!({"by": by, "caller_region": caller.region}));
+    .details(json!({"by": by, "caller_region": caller.region.as_str()}));
     audit::record(&ctx.pool, ev).await?;
     Ok(Error::conflict(
         "already_registered",

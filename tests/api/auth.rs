@@ -308,3 +308,71 @@ async fn disabled_users_cannot_sign_in() {
     assert_eq!(res.status(), 200);
     assert_eq!(app.try_token("daoli.ca", DEMO_PASSWORD).await.status(), 400);
 }
+
+#[tokio::test]
+async fn disabling_an_account_or_suspending_its_organisation_ends_its_tokens_at_once() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let edu = app.token("charity.edu").await;
+    assert_eq!(app.get("/api/v1/me", Some(&edu)).await.status(), 200);
+    let org = app.org_id("哈尔滨市助学慈善基金会").await;
+    let res = app
+        .patch(
+            &format!("/api/v1/organizations/{org}"),
+            Some(&admin),
+            &json!({"status": "suspended"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let p = problem(app.get("/api/v1/me", Some(&edu)).await, 401).await;
+    assert_eq!(p["code"], "invalid_token");
+    app.patch(
+        &format!("/api/v1/organizations/{org}"),
+        Some(&admin),
+        &json!({"status": "active"}),
+    )
+    .await;
+    assert_eq!(app.get("/api/v1/me", Some(&edu)).await.status(), 200);
+
+    // A change made elsewhere (another instance, or the database) is seen within seconds.
+    let daoli = app.token("daoli.ca").await;
+    assert_eq!(app.get("/api/v1/me", Some(&daoli)).await.status(), 200);
+    app.exec("UPDATE users SET enabled = false WHERE username = 'daoli.ca'")
+        .await
+        .unwrap();
+    app.clock.advance(chrono::Duration::seconds(
+        aidbridge::service::standing::TTL_SECONDS + 1,
+    ));
+    problem(app.get("/api/v1/me", Some(&daoli)).await, 401).await;
+}
+
+#[tokio::test]
+async fn auditors_and_admins_hold_no_other_role() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let org = app.org_id("哈尔滨市民政局").await;
+    let p = problem(
+        app.post(
+            &format!("/api/v1/organizations/{org}/users"),
+            Some(&admin),
+            &json!({"username": "two.hats", "display_name": "两顶帽子",
+                    "password": "long-enough-password", "roles": ["civil_affairs", "auditor"]}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert!(
+        p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == "separation_of_duties"),
+        "{p}"
+    );
+    // The database keeps the rule too.
+    let err = app
+        .exec("UPDATE users SET roles = '{civil_affairs,auditor}' WHERE username = 'harbin.ca'")
+        .await;
+    assert!(err.is_err());
+}

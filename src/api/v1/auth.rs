@@ -338,6 +338,6 @@ async fn me(caller: Caller, state: web::Data<AppState>) -> Result<web::Json<Me>,
             kind: who.organization.kind,
         },
         roles: caller.roles.clone(),
-        region: caller.region.clone(),
+        region: caller.region.as_str().to_owned(),
     }))
 }

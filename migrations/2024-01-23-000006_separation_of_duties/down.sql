@@ -1,0 +1,2 @@
+ALTER TABLE api_clients DROP CONSTRAINT api_clients_separation_of_duties_check;
+ALTER TABLE users DROP CONSTRAINT users_separation_of_duties_check;
