@@ -11,9 +11,11 @@ use aidbridge::privacy::DataKeys;
 use aidbridge::startup::{Application, Options};
 use aidbridge::{db, openapi, secrets, seed};
 
-const USAGE: &str = "usage: aidbridge [serve|migrate|openapi] [--demo]
-  serve    run the API server (default)
-  migrate  apply pending migrations and exit
+const USAGE: &str = "usage: aidbridge [serve|migrate|rotate-keys|openapi] [--demo]
+  serve        run the API server (default)
+  migrate      apply pending migrations and exit
+  rotate-keys  re-encrypt every stored identifier under the first AIDBRIDGE_DATA_KEYS key
+               (resumable; keep the old key configured after the new one until it is done)
   openapi  print the OpenAPI document (commit it as openapi/openapi.json)
   --demo   seed demo organisations and users against DATABASE_URL too
 Configuration comes from environment variables; see README.md and .env.example.";
@@ -21,6 +23,7 @@ Configuration comes from environment variables; see README.md and .env.example."
 enum Command {
     Serve,
     Migrate,
+    RotateKeys,
     OpenApi,
 }
 
@@ -31,6 +34,7 @@ fn parse_args() -> Result<(Command, bool), String> {
         match arg.as_str() {
             "serve" => command = Command::Serve,
             "migrate" => command = Command::Migrate,
+            "rotate-keys" => command = Command::RotateKeys,
             "openapi" => command = Command::OpenApi,
             "--demo" => demo = true,
             "-h" | "--help" | "help" => return Err(String::new()),
@@ -81,6 +85,19 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, config: Config) -> Result<(), String> {
+    let keys_missing =
+        config.jwt_secret.is_none() || config.data_keys.is_none() || config.hmac_key.is_none();
+    // Before anything touches the database: never generate keys over a real one's data.
+    let needs_keys = !matches!(command, Command::Migrate);
+    if config.database_url.is_some() && keys_missing && needs_keys && !config.demo {
+        return Err(
+            "with DATABASE_URL set, AIDBRIDGE_JWT_SECRET, AIDBRIDGE_DATA_KEYS and \
+             AIDBRIDGE_HMAC_KEY must be configured (the same values on every instance; see \
+             .env.example for how to generate them), or pass --demo to use keys generated into \
+             the data folder"
+                .into(),
+        );
+    }
     // Held until the end so the private cluster stops after the server has drained.
     let mut embedded: Option<OwnedCluster> = None;
     let database_url = match &config.database_url {
@@ -115,21 +132,18 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         return Ok(());
     }
     let pool = db::build_pool(&database_url, config.pool_size)?;
-    let generated = if config.jwt_secret.is_none()
-        || config.data_keys.is_none()
-        || config.hmac_key.is_none()
-    {
-        if config.database_url.is_some() {
-            log::warn!(
-                "AIDBRIDGE_JWT_SECRET, AIDBRIDGE_DATA_KEYS or AIDBRIDGE_HMAC_KEY is unset: using secrets generated into {}; \
-                 set them (the same values) on every instance that shares the database, and keep the data keys safe",
-                config.data_dir.display()
-            );
-        }
-        Some(secrets::load_or_generate(&config.data_dir)?)
-    } else {
-        None
-    };
+    let generated =
+        if config.jwt_secret.is_none() || config.data_keys.is_none() || config.hmac_key.is_none() {
+            if config.database_url.is_some() {
+                log::warn!(
+                    "demo: using secrets generated into {}; never for real data",
+                    config.data_dir.display()
+                );
+            }
+            Some(secrets::load_or_generate(&config.data_dir)?)
+        } else {
+            None
+        };
     let pick = |given: &Option<String>, fallback: fn(&secrets::GeneratedSecrets) -> &String| {
         given
             .clone()
@@ -141,6 +155,28 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         &pick(&config.data_keys, |g| &g.data_keys),
         &pick(&config.hmac_key, |g| &g.hmac_key),
     )?;
+    // Never run with keys the data was not written with.
+    let now = aidbridge::clock::Clock::system().now();
+    aidbridge::service::keys::check(&pool, &data_keys, now).await?;
+    if let Command::RotateKeys = command {
+        let ctx = aidbridge::service::Context {
+            pool,
+            keys: data_keys,
+            clock: aidbridge::clock::Clock::system(),
+            config: std::sync::Arc::new(config),
+            standing: Default::default(),
+        };
+        let done = aidbridge::service::keys::rotate(&ctx, 500)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "re-encrypted {} person(s) and {} guardian ID number(s) under key {}",
+            done.persons,
+            done.guardians,
+            ctx.keys.active_id()
+        );
+        return Ok(());
+    }
     if let Some(pw) = &config.admin_password {
         if seed::ensure_admin(&pool, pw)
             .await

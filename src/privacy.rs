@@ -33,6 +33,8 @@ pub struct DataKeys {
     active_id: String,
     ciphers: HashMap<String, Aes256Gcm>,
     hmac_key: Vec<u8>,
+    /// One-way fingerprints of each data key, by id (for the key check in the database).
+    fingerprints: HashMap<String, String>,
 }
 
 impl std::fmt::Debug for DataKeys {
@@ -59,6 +61,7 @@ impl DataKeys {
     /// `keys`: `id:base64key,id:base64key` (the first encrypts; all decrypt); `hmac_key`: base64.
     pub fn from_config(keys: &str, hmac_key: &str) -> Result<Self, String> {
         let mut ciphers = HashMap::new();
+        let mut fingerprints = HashMap::new();
         let mut active_id = None;
         for part in keys.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (id, key) = part
@@ -74,6 +77,7 @@ impl DataKeys {
                 .map_err(|_| format!("AIDBRIDGE_DATA_KEYS: key {id} must be 32 bytes"))?;
             active_id.get_or_insert_with(|| id.to_owned());
             ciphers.insert(id.to_owned(), cipher);
+            fingerprints.insert(id.to_owned(), fingerprint(&bytes));
         }
         let active_id = active_id.ok_or("AIDBRIDGE_DATA_KEYS has no key")?;
         let hmac_key = B64
@@ -86,10 +90,29 @@ impl DataKeys {
             active_id,
             ciphers,
             hmac_key,
+            fingerprints,
         })
     }
 
+    /// The id of the key that encrypts (the first configured).
+    pub fn active_id(&self) -> &str {
+        &self.active_id
+    }
+
+    /// Fingerprints of the data keys by id, and of the lookup-hash key: they tell whether a
+    /// key is the one data was written with, and nothing about the key itself.
+    pub fn fingerprints(&self) -> (Vec<(String, String)>, String) {
+        let mut data: Vec<_> = self
+            .fingerprints
+            .iter()
+            .map(|(id, fp)| (id.clone(), fp.clone()))
+            .collect();
+        data.sort();
+        (data, fingerprint(&self.hmac_key))
+    }
+
     /// A fresh random key set, as `(keys, hmac_key)` configuration strings.
+    /// Generates a configuration: `(AIDBRIDGE_DATA_KEYS, AIDBRIDGE_HMAC_KEY)`.
     pub fn generate_config() -> (String, String) {
         let key = Aes256Gcm::generate_key(&mut OsRng);
         let hmac = Aes256Gcm::generate_key(&mut OsRng);
@@ -152,6 +175,15 @@ impl DataKeys {
         mac.update(normalised.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+}
+
+/// SHA-256 of a domain-separated key, hex: a key's identity, not a way back to it.
+fn fingerprint(key: &[u8]) -> String {
+    use sha2::Digest;
+    let mut h = Sha256::new();
+    h.update(b"aidbridge key fingerprint v1\n");
+    h.update(key);
+    hex::encode(h.finalize())
 }
 
 #[cfg(test)]

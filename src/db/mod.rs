@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod consents;
 pub mod error;
+pub mod keys;
 pub mod needs;
 pub mod organizations;
 pub mod persons;

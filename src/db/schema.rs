@@ -184,3 +184,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     needs,
     organizations
 );
+
+diesel::table! {
+    key_fingerprints (kind, key_id) {
+        kind -> Text,
+        key_id -> Text,
+        fingerprint -> Text,
+        first_seen_at -> Timestamptz,
+    }
+}

@@ -6,6 +6,7 @@ pub mod access;
 pub mod audit;
 pub mod consents;
 pub mod error;
+pub mod keys;
 pub mod needs;
 pub mod organizations;
 pub mod persons;

@@ -9,6 +9,7 @@ mod consents;
 mod contract;
 mod errors;
 mod helpers;
+mod keys;
 mod needs;
 mod people;
 mod service;
