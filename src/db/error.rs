@@ -44,15 +44,42 @@ impl From<DieselError> for Error {
                         Self::Unavailable("the database connection was lost".into())
                     }
                     _ if info.message().contains("deadlock detected") => Self::Conflict,
+                    // The server ended the session under the query (failover, restart, an
+                    // administrator): the request may be retried.
+                    _ if lost_connection(info.message()) => {
+                        Self::Unavailable(info.message().to_owned())
+                    }
                     _ => Self::Other(info.message().to_owned()),
                 }
             }
             DieselError::BrokenTransactionManager => {
                 Self::Unavailable("the database connection is in an unusable state".into())
             }
-            other => Self::Other(with_causes(&other)),
+            other => {
+                let text = with_causes(&other);
+                if lost_connection(&text) {
+                    Self::Unavailable(text)
+                } else {
+                    Self::Other(text)
+                }
+            }
         }
     }
+}
+
+fn lost_connection(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "terminating connection",
+        "connection closed",
+        "server closed the connection",
+        "connection reset",
+        "broken pipe",
+        "the database system is shutting down",
+        "the database system is starting up",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 /// The error and its causes (diesel names only the field when a value cannot be read).
@@ -70,5 +97,21 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for Error {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         Self::Unavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_ended_by_the_server_is_unavailable_not_a_bug() {
+        assert!(lost_connection(
+            "FATAL: terminating connection due to administrator command"
+        ));
+        assert!(lost_connection("connection closed"));
+        assert!(!lost_connection(
+            "duplicate key value violates unique constraint"
+        ));
     }
 }

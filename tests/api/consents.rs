@@ -226,6 +226,9 @@ async fn consents_are_validated() {
 #[tokio::test]
 async fn a_minor_needs_an_adult_guardians_consent() {
     let app = spawn_app().await;
+    // Ages in this test are those on a fixed day, whatever day it runs.
+    app.clock
+        .set(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 29, 4, 0, 0).unwrap());
     let daoli = app.token("daoli.ca").await;
     let child = app
         .register_person(

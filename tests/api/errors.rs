@@ -403,3 +403,30 @@ async fn blank_names_are_named_fields_not_database_rule_breaks() {
     .await;
     assert_eq!(fields(&p), vec!["name"]);
 }
+
+#[tokio::test]
+async fn sessions_the_database_ends_are_replaced_and_never_answered_with_a_500() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    assert_eq!(app.get("/api/v1/persons", Some(&daoli)).await.status(), 200);
+    // The database ends every session of the server's pool (a failover, an administrator).
+    app.exec(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = '{}' AND pid <> pg_backend_pid()",
+        app.db_name
+    ))
+    .await
+    .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let res = app.get("/api/v1/persons", Some(&daoli)).await;
+        let status = res.status().as_u16();
+        if status == 503 {
+            assert!(res.headers().get("retry-after").is_some());
+        }
+        statuses.push(status);
+    }
+    assert!(!statuses.contains(&500), "{statuses:?}");
+    // And the pool heals: broken connections are replaced.
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+}

@@ -578,6 +578,9 @@ async fn government_aid_records_are_validated_and_listed() {
 #[tokio::test]
 async fn no_plaintext_id_number_or_phone_is_stored_anywhere() {
     let app = spawn_app().await;
+    // Ages in this test are those on a fixed day, whatever day it runs.
+    app.clock
+        .set(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 29, 4, 0, 0).unwrap());
     let daoli = app.token("daoli.ca").await;
     let guardian_id = "11010519491231002X";
     let minor_id = resident_id("23010220180601003");
