@@ -28,6 +28,9 @@ pub struct Config {
     /// Browser origins allowed to call the API (`AIDBRIDGE_CORS_ORIGINS`, comma-separated, or
     /// `*` for any origin without credentials); empty: no CORS headers at all.
     pub cors_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`AIDBRIDGE_TRUSTED_PROXIES`, CIDRs);
+    /// from any other peer the header is ignored and the peer's address is recorded.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// When set, `/metrics` answers only with `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
     /// Seed demo organisations and users (always in embedded mode; `--demo` otherwise).
@@ -57,6 +60,24 @@ fn parsed<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError
             .parse()
             .map_err(|_| ConfigError(format!("{name}: cannot parse {v:?}"))),
     }
+}
+
+/// Parses trusted proxy networks: CIDRs or single addresses, comma-separated.
+pub fn trusted_proxies(raw: Option<&str>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    raw.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError(format!(
+                        "AIDBRIDGE_TRUSTED_PROXIES: {p:?} is not an address or CIDR"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Parses the allowed browser origins: `*` alone, or `scheme://host[:port]` values.
@@ -119,6 +140,7 @@ impl Config {
             pg_bin: var("PG_BIN").map(PathBuf::from),
             cors_origins: cors_origins(var("AIDBRIDGE_CORS_ORIGINS").as_deref())?,
             metrics_token: var("AIDBRIDGE_METRICS_TOKEN"),
+            trusted_proxies: trusted_proxies(var("AIDBRIDGE_TRUSTED_PROXIES").as_deref())?,
             demo: false,
         };
         if cfg.pool_size == 0 {
@@ -160,6 +182,7 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("cors_origins", &self.cors_origins)
             .field("metrics_token", &redact(&self.metrics_token))
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("demo", &self.demo)
             .finish()
     }

@@ -273,10 +273,40 @@ impl<T: DeserializeOwned + Validate> FromRequest for QueryParams<T> {
 pub struct RequestId(pub String);
 
 fn request_meta(req: &HttpRequest) -> RequestMeta {
+    let trusted = req
+        .app_data::<web::Data<crate::api::AppState>>()
+        .map(|s| s.ctx.config.trusted_proxies.clone())
+        .unwrap_or_default();
     RequestMeta {
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: client_address(req, &trusted).map(|ip| ip.to_string()),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
     }
+}
+
+/// The address the audit trail records: the peer's, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy (the rightmost
+/// untrusted hop; anything left of it was written by the client and proves nothing).
+pub fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .iter()
+            .rev()
+            .find(|ip| !is_trusted(ip))
+            .copied()
+            .unwrap_or(peer),
+    )
 }
 
 impl FromRequest for RequestMeta {

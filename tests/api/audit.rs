@@ -241,3 +241,47 @@ async fn only_auditors_read_the_audit_trail() {
         .unwrap();
     assert!(later["items"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn x_forwarded_for_is_believed_only_from_trusted_proxies() {
+    // Not trusted: the header is the client's word and is ignored.
+    let app = crate::helpers::spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let body = crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001");
+    let res = app
+        .client
+        .post(app.url("/api/v1/persons"))
+        .bearer_auth(&daoli)
+        .header("x-forwarded-for", "203.0.113.7")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'person.create' AND ip = '127.0.0.1'")
+            .await,
+        1
+    );
+    // Behind a trusted proxy: the nearest untrusted hop, not what the client wrote before it.
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()]
+    })
+    .await;
+    let daoli = app.token("daoli.ca").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/persons"))
+        .bearer_auth(&daoli)
+        .header("x-forwarded-for", "198.51.100.9, 203.0.113.7, 127.0.0.2")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'person.create' AND ip = '203.0.113.7'")
+            .await,
+        1
+    );
+}

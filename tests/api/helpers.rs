@@ -213,6 +213,7 @@ pub fn test_config(db_url: &str) -> Config {
         pg_bin: None,
         cors_origins: Vec::new(),
         metrics_token: None,
+        trusted_proxies: Vec::new(),
         demo: false,
     }
 }
