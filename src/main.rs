@@ -165,6 +165,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             clock: aidbridge::clock::Clock::system(),
             config: std::sync::Arc::new(config),
             standing: Default::default(),
+            hashing: aidbridge::service::hashing_slots(),
         };
         let done = aidbridge::service::keys::rotate(&ctx, 500)
             .await

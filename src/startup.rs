@@ -140,6 +140,7 @@ impl Application {
                 clock: options.clock,
                 config: Arc::new(config),
                 standing: Default::default(),
+                hashing: crate::service::hashing_slots(),
             },
             latest_migration: db::latest_migration_version(),
             registry,

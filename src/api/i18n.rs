@@ -185,6 +185,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("another request changed the same record meanwhile; reload and retry", "另一请求已修改该记录，请重新读取后重试"),
     ("the record changed since you read it; reload it and apply your change again", "记录在您读取后已被修改，请重新读取后再提交修改"),
     ("the database is not reachable right now", "数据库暂时无法访问"),
+    ("too many sign-ins at once; try again in a few seconds", "同时登录的请求过多，请几秒后重试"),
     ("the database schema is not migrated", "数据库结构尚未迁移"),
     ("migrations pending: database at {}, this build needs {}", "数据库迁移未完成：数据库处于 {0}，本程序需要 {1}"),
     ("an unexpected error occurred; it has been logged", "发生意外错误，已记录日志"),

@@ -55,6 +55,28 @@ pub async fn record_failure(
     Ok(())
 }
 
+/// Deletes up to `limit` rows whose window has passed and whose lock-out (if any) has ended.
+pub async fn sweep(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    window_seconds: i64,
+    limit: i64,
+) -> Result<usize> {
+    diesel::sql_query(
+        "DELETE FROM login_throttle WHERE principal IN (
+           SELECT principal FROM login_throttle
+           WHERE window_started_at < $1 - make_interval(secs => $2)
+             AND (locked_until IS NULL OR locked_until < $1)
+           LIMIT $3)",
+    )
+    .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(window_seconds)
+    .bind::<BigInt, _>(limit)
+    .execute(conn)
+    .await
+    .map_err(Into::into)
+}
+
 pub async fn clear(conn: &mut Conn, principal: &str) -> Result<()> {
     diesel::delete(login_throttle::table.find(principal))
         .execute(conn)

@@ -103,6 +103,22 @@ pub async fn update_user(
         .map_err(Into::into)
 }
 
+pub async fn set_password_hash(conn: &mut Conn, id: Uuid, hash: &str) -> Result<()> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_client_secret_hash(conn: &mut Conn, id: Uuid, hash: &str) -> Result<()> {
+    diesel::update(api_clients::table.find(id))
+        .set(api_clients::secret_hash.eq(hash))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_clients)]
 pub struct ClientRow {

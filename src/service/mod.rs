@@ -33,6 +33,14 @@ pub struct Context {
     pub config: Arc<Config>,
     /// Whether principals and organisations may still act (revocation at once).
     pub standing: standing::StandingCache,
+    /// Slots for password hashing (one per CPU): sign-ins beyond them wait briefly, then 503.
+    pub hashing: Arc<tokio::sync::Semaphore>,
+}
+
+/// The hashing slots: one per CPU.
+pub fn hashing_slots() -> Arc<tokio::sync::Semaphore> {
+    let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Arc::new(tokio::sync::Semaphore::new(n))
 }
 
 /// Where a request came from, for the audit trail.

@@ -5,9 +5,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Context, Error, Result};
+use super::{Context, Error, RequestMeta, Result};
+use crate::auth::password::{self, Verified};
 use crate::auth::token::TokenKeys;
-use crate::auth::{password, Caller, PrincipalKind};
+use crate::auth::{Caller, PrincipalKind};
 use crate::db::organizations::OrganizationRow;
 use crate::db::{organizations, throttle, users};
 use crate::domain::organization::OrganizationStatus;
@@ -98,45 +99,100 @@ async fn find_principal(
     })
 }
 
-/// Checks the credentials and issues an access token.
-pub async fn sign_in(ctx: &Context, keys: &TokenKeys, creds: Credentials<'_>) -> Result<Outcome> {
-    let (throttle_key, secret) = match &creds {
-        Credentials::User { username, password } => (format!("user:{username}"), *password),
-        Credentials::Client { client_id, secret } => (format!("client:{client_id}"), *secret),
+/// Failures from one address across accounts (password spraying) that lock the address, as a
+/// multiple of the per-account limit.
+const ADDRESS_LIMIT_FACTOR: i32 = 4;
+/// How long a sign-in waits for a hashing slot before it is told to come back.
+const HASHING_WAIT_MS: u64 = 2000;
+
+/// Checks the credentials and issues an access token. Failures count per account *and* client
+/// address (so nobody locks another out from elsewhere) and per address across accounts; the
+/// hash runs on a bounded set of slots, and a sign-in that finds none free in time is answered
+/// `Unavailable` rather than queuing work that would starve every other request.
+pub async fn sign_in(
+    ctx: &Context,
+    keys: &TokenKeys,
+    creds: Credentials<'_>,
+    from: &RequestMeta,
+) -> Result<Outcome> {
+    let address = from.ip.as_deref().unwrap_or("unknown");
+    let (account_key, secret) = match &creds {
+        Credentials::User { username, password } => {
+            (format!("user:{username}|{address}"), *password)
+        }
+        Credentials::Client { client_id, secret } => {
+            (format!("client:{client_id}|{address}"), *secret)
+        }
     };
+    let address_key = format!("address:{address}");
     let now = ctx.clock.now();
     let principal = {
         let mut conn = crate::db::connect(&ctx.pool).await?;
-        if let Some(until) = throttle::locked_until(&mut conn, &throttle_key, now).await? {
-            return Ok(Outcome::LockedOut { until });
+        for key in [&account_key, &address_key] {
+            if let Some(until) = throttle::locked_until(&mut conn, key, now).await? {
+                return Ok(Outcome::LockedOut { until });
+            }
         }
         find_principal(&mut conn, &creds).await?
     };
     let hash = principal.as_ref().map(|p| p.secret_hash.clone());
-    let secret = secret.to_owned();
+    let plain = secret.to_owned();
+    let permit = tokio::time::timeout(
+        std::time::Duration::from_millis(HASHING_WAIT_MS),
+        ctx.hashing.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| Error::unavailable("too many sign-ins at once; try again in a few seconds"))?
+    .map_err(Error::internal)?;
     // The hash runs (also for unknown names, against a dummy) without a pooled connection held.
-    let verified = tokio::task::spawn_blocking(move || password::verify(&secret, hash.as_deref()))
-        .await
-        .map_err(Error::internal)?;
+    let verified = tokio::task::spawn_blocking(move || {
+        let _slot = permit;
+        password::check(&plain, hash.as_deref())
+    })
+    .await
+    .map_err(Error::internal)?;
     let mut conn = crate::db::connect(&ctx.pool).await?;
     let principal = match principal {
-        Some(p) if verified && p.enabled && p.organization_active => p,
+        Some(p) if verified != Verified::No && p.enabled && p.organization_active => p,
         _ => {
             let c = &ctx.config;
-            throttle::record_failure(
-                &mut conn,
-                &throttle_key,
-                c.login_max_failures,
-                c.login_window_seconds,
-                c.login_lockout_seconds,
-                now,
-            )
-            .await?;
-            log::info!("sign-in failed for {throttle_key}");
+            for (key, max) in [
+                (&account_key, c.login_max_failures),
+                (&address_key, c.login_max_failures * ADDRESS_LIMIT_FACTOR),
+            ] {
+                throttle::record_failure(
+                    &mut conn,
+                    key,
+                    max,
+                    c.login_window_seconds,
+                    c.login_lockout_seconds,
+                    now,
+                )
+                .await?;
+            }
+            // Expired windows and lock-outs are swept as failures come, a few at a time.
+            throttle::sweep(&mut conn, now, c.login_window_seconds, 100).await?;
+            log::info!("sign-in failed for {account_key}");
             return Ok(Outcome::Refused);
         }
     };
-    throttle::clear(&mut conn, &throttle_key).await?;
+    throttle::clear(&mut conn, &account_key).await?;
+    if verified == Verified::YesRehash {
+        // Hashed with older parameters: store one with the current ones.
+        let secret = secret.to_owned();
+        let fresh = tokio::task::spawn_blocking(move || password::hash(&secret))
+            .await
+            .map_err(Error::internal)?
+            .map_err(Error::internal)?;
+        match principal.kind {
+            PrincipalKind::User => {
+                users::set_password_hash(&mut conn, principal.id, &fresh).await?
+            }
+            PrincipalKind::Client => {
+                users::set_client_secret_hash(&mut conn, principal.id, &fresh).await?
+            }
+        }
+    }
     let roles: Vec<String> = principal
         .roles
         .iter()

@@ -376,3 +376,114 @@ async fn auditors_and_admins_hold_no_other_role() {
         .await;
     assert!(err.is_err());
 }
+
+/// A sign-in as if from `address` (behind a trusted proxy).
+async fn sign_in_from(
+    app: &crate::helpers::TestApp,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> u16 {
+    app.client
+        .post(app.url("/api/v1/auth/token"))
+        .header("x-forwarded-for", address)
+        .form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn nobody_locks_another_out_from_elsewhere_and_spraying_locks_the_sprayer() {
+    let app = spawn_app_with(|c| {
+        c.login_max_failures = 3;
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            sign_in_from(&app, "198.51.100.1", "daoli.ca", "wrong-guess").await,
+            400
+        );
+    }
+    assert_eq!(
+        sign_in_from(&app, "198.51.100.1", "daoli.ca", DEMO_PASSWORD).await,
+        429
+    );
+    // The owner, from their own office, is not locked out by the attacker.
+    assert_eq!(
+        sign_in_from(&app, "203.0.113.5", "daoli.ca", DEMO_PASSWORD).await,
+        200
+    );
+    // One address trying many accounts is stopped as a whole (4 × the account limit).
+    for i in 0..12 {
+        sign_in_from(&app, "198.51.100.2", &format!("user{i}"), "spray-password").await;
+    }
+    assert_eq!(
+        sign_in_from(&app, "198.51.100.2", "harbin.ca", DEMO_PASSWORD).await,
+        429
+    );
+    assert_eq!(
+        sign_in_from(&app, "203.0.113.6", "harbin.ca", DEMO_PASSWORD).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_storm_of_bad_sign_ins_does_not_starve_other_requests() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let storm = futures_util::future::join_all(
+        (0..50).map(|i| app.try_token(if i % 2 == 0 { "daoli.ca" } else { "nobody" }, "wrong")),
+    );
+    let read = async {
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            statuses.push(app.get("/api/v1/me", Some(&daoli)).await.status().as_u16());
+        }
+        statuses
+    };
+    let (storm, reads) = futures_util::future::join(storm, read).await;
+    assert_eq!(reads, vec![200; 5]);
+    for res in storm {
+        let s = res.status().as_u16();
+        assert!([400, 429, 503].contains(&s), "{s}");
+        if s == 503 {
+            assert!(res.headers().get("retry-after").is_some());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_password_hashed_with_older_parameters_is_rehashed_at_sign_in() {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let app = spawn_app().await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(8 * 1024, 1, 1, None).unwrap(),
+    )
+    .hash_password(DEMO_PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+    .unwrap()
+    .to_string();
+    app.exec(&format!(
+        "UPDATE users SET password_hash = '{weak}' WHERE username = 'daoli.ca'"
+    ))
+    .await
+    .unwrap();
+    app.token("daoli.ca").await;
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM users WHERE username = 'daoli.ca'
+             AND password_hash LIKE '$argon2id$v=19$m=19456,t=2,p=1$%'"
+        )
+        .await,
+        1
+    );
+}

@@ -53,6 +53,7 @@ async fn a_lost_or_swapped_key_stops_the_start_and_rotation_moves_data_to_the_ne
         clock: aidbridge::clock::Clock::system(),
         config: std::sync::Arc::new(crate::helpers::test_config(&app.db_url)),
         standing: Default::default(),
+        hashing: aidbridge::service::hashing_slots(),
     };
     let done = rotate(&ctx, 1).await.unwrap();
     assert_eq!(

@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::domain::organization::OrganizationKind;
 use crate::error::ApiError;
 use crate::service::sign_in::{self, Credentials, Outcome};
+use crate::service::RequestMeta;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(issue_token).service(me);
@@ -148,6 +149,7 @@ async fn issue_token(
     payload: web::Payload,
     state: web::Data<AppState>,
     keys: web::Data<TokenKeys>,
+    meta: RequestMeta,
 ) -> Result<HttpResponse, ApiError> {
     let limit = req.app_data::<BodyLimit>().map_or(64 * 1024, |l| l.0);
     let body = read_body(&req, &mut payload.into_inner(), limit).await?;
@@ -157,13 +159,13 @@ async fn issue_token(
     };
     let via_basic = basic_credentials(&req);
     match tr.grant_type.as_deref() {
-        Some("password") => password_grant(&state, &keys, &tr).await,
+        Some("password") => password_grant(&state, &keys, &tr, &meta).await,
         Some("client_credentials") => {
             if let Some((id, secret)) = via_basic.clone() {
                 tr.client_id = Some(id);
                 tr.client_secret = Some(secret);
             }
-            client_grant(&state, &keys, &tr).await
+            client_grant(&state, &keys, &tr, &meta).await
         }
         Some(_) => Ok(oauth_error(
             StatusCode::BAD_REQUEST,
@@ -189,9 +191,10 @@ async fn grant(
     state: &AppState,
     keys: &TokenKeys,
     creds: Credentials<'_>,
+    meta: &RequestMeta,
     failure: GrantFailure,
 ) -> Result<HttpResponse, ApiError> {
-    match sign_in::sign_in(&state.ctx, keys, creds).await? {
+    match sign_in::sign_in(&state.ctx, keys, creds, meta).await? {
         Outcome::Issued {
             access_token,
             roles,
@@ -231,6 +234,7 @@ async fn password_grant(
     state: &AppState,
     keys: &TokenKeys,
     tr: &TokenRequest,
+    meta: &RequestMeta,
 ) -> Result<HttpResponse, ApiError> {
     let (Some(username), Some(password)) = (tr.username.as_deref(), tr.password.as_deref()) else {
         return Ok(oauth_error(
@@ -256,13 +260,14 @@ async fn password_grant(
         username: &username,
         password,
     };
-    grant(state, keys, creds, failure).await
+    grant(state, keys, creds, meta, failure).await
 }
 
 async fn client_grant(
     state: &AppState,
     keys: &TokenKeys,
     tr: &TokenRequest,
+    meta: &RequestMeta,
 ) -> Result<HttpResponse, ApiError> {
     let (Some(client_id), Some(secret)) = (tr.client_id.as_deref(), tr.client_secret.as_deref())
     else {
@@ -288,6 +293,7 @@ async fn client_grant(
         state,
         keys,
         Credentials::Client { client_id, secret },
+        meta,
         failure,
     )
     .await
