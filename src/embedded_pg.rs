@@ -70,6 +70,44 @@ pub fn find_bin_dir(explicit: Option<&Path>) -> Result<PathBuf, String> {
         .ok_or_else(|| INSTALL_HINT.to_owned())
 }
 
+/// Whether the account `uid` can walk down to `dir` (every folder on the way searchable by it).
+fn reachable_by(uid: u32, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    dir.ancestors().all(|d| match fs::metadata(d) {
+        Ok(m) => m.uid() == uid || m.mode() & 0o001 != 0,
+        Err(_) => false,
+    })
+}
+
+/// Where the cluster lives: in the data folder, unless the service account cannot reach it (a
+/// clone under `/root`, mode 0700, run as root): then in a folder of its own under
+/// `/var/lib/aidbridge`, one per data folder, and the start says where.
+fn cluster_home(data_dir: &Path, owner: Option<(u32, u32)>) -> Result<PathBuf, String> {
+    let Some((uid, gid)) = owner else {
+        return Ok(data_dir.to_path_buf());
+    };
+    if reachable_by(uid, data_dir) {
+        return Ok(data_dir.to_path_buf());
+    }
+    use sha2::Digest;
+    let tag = hex::encode(sha2::Sha256::digest(
+        data_dir.as_os_str().as_encoded_bytes(),
+    ));
+    let base = Path::new("/var/lib/aidbridge");
+    let home = base.join(format!("cluster-{}", &tag[..16]));
+    fs::create_dir_all(&home).map_err(|e| format!("create {}: {e}", home.display()))?;
+    let _ = fs::set_permissions(base, fs::Permissions::from_mode(0o755));
+    chown(&home, Some((uid, gid)))?;
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("{}: {e}", home.display()))?;
+    log::warn!(
+        "the postgres account cannot reach {}; the private cluster is kept in {}",
+        data_dir.display(),
+        home.display()
+    );
+    Ok(home)
+}
+
 /// The unprivileged account to run as when we are root (initdb and postgres refuse root).
 fn run_as() -> Result<Option<(u32, u32)>, String> {
     // SAFETY: geteuid has no preconditions.
@@ -121,7 +159,7 @@ impl EmbeddedPostgres {
         let data_dir = data_dir
             .canonicalize()
             .map_err(|e| format!("{}: {e}", data_dir.display()))?;
-        let pgdata = data_dir.join("pg");
+        let pgdata = cluster_home(&data_dir, owner)?.join("pg");
         let password_file = data_dir.join("pg-password");
         if !pgdata.join("PG_VERSION").exists() {
             Self::init(&pgdata, &password_file, bin, owner)?;

@@ -335,3 +335,44 @@ async fn the_private_cluster_outlives_the_thread_that_started_it() {
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn as_root_the_private_cluster_starts_from_a_folder_postgres_cannot_enter() {
+    use aidbridge::embedded_pg::{find_bin_dir, OwnedCluster, Tuning};
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: the service account question does not arise");
+        return;
+    }
+    // A clone under a private folder, as a new user would have it.
+    let private =
+        std::path::PathBuf::from(format!("/root/aidbridge-private-{}", std::process::id()));
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let data = private.join("data");
+    let bin = find_bin_dir(
+        std::env::var_os("PG_BIN")
+            .map(std::path::PathBuf::from)
+            .as_deref(),
+    )
+    .expect("PostgreSQL binaries");
+    let started = {
+        let data = data.clone();
+        tokio::task::spawn_blocking(move || {
+            OwnedCluster::start(data, bin, Tuning { ephemeral: true })
+        })
+        .await
+        .unwrap()
+    };
+    let pg = started.expect("the cluster starts although postgres cannot enter the folder");
+    let home = pg.data_path().parent().unwrap().to_path_buf();
+    assert!(home.starts_with("/var/lib/aidbridge"), "{}", home.display());
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    assert!(AsyncPgConnection::establish(pg.admin_url()).await.is_ok());
+    tokio::task::spawn_blocking(move || pg.stop())
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&home);
+    let _ = std::fs::remove_dir_all(&private);
+}
