@@ -19,6 +19,11 @@ pub struct Config {
     pub data_keys: Option<String>,
     /// HMAC-SHA256 key (base64) for the ID-number lookup hash.
     pub hmac_key: Option<String>,
+    /// HMAC-SHA256 key (base64, >= 32 bytes) that seals the audit ledger; kept outside the
+    /// database so that nobody with only database access can rewrite history unnoticed.
+    pub audit_key: Option<String>,
+    /// Ed25519 key (base64 of the 32-byte seed) that signs the ledger's checkpoints.
+    pub audit_signing_key: Option<String>,
     pub admin_password: Option<String>,
     pub login_max_failures: i32,
     pub login_window_seconds: i64,
@@ -132,6 +137,8 @@ impl Config {
             token_ttl_seconds: parsed("AIDBRIDGE_TOKEN_TTL_SECONDS", 900)?,
             data_keys: var("AIDBRIDGE_DATA_KEYS"),
             hmac_key: var("AIDBRIDGE_HMAC_KEY"),
+            audit_key: var("AIDBRIDGE_AUDIT_KEY"),
+            audit_signing_key: var("AIDBRIDGE_AUDIT_SIGNING_KEY"),
             admin_password: var("AIDBRIDGE_ADMIN_PASSWORD"),
             login_max_failures: parsed("AIDBRIDGE_LOGIN_MAX_FAILURES", 5)?,
             login_window_seconds: parsed("AIDBRIDGE_LOGIN_WINDOW_SECONDS", 900)?,
@@ -177,6 +184,8 @@ impl fmt::Debug for Config {
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("data_keys", &redact(&self.data_keys))
             .field("hmac_key", &redact(&self.hmac_key))
+            .field("audit_key", &redact(&self.audit_key))
+            .field("audit_signing_key", &redact(&self.audit_signing_key))
             .field("admin_password", &redact(&self.admin_password))
             .field("login_max_failures", &self.login_max_failures)
             .field("max_body_bytes", &self.max_body_bytes)

@@ -84,15 +84,18 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: Config) -> Result<(), String> {
-    let keys_missing =
-        config.jwt_secret.is_none() || config.data_keys.is_none() || config.hmac_key.is_none();
+async fn run(command: Command, mut config: Config) -> Result<(), String> {
+    let keys_missing = config.jwt_secret.is_none()
+        || config.data_keys.is_none()
+        || config.hmac_key.is_none()
+        || config.audit_key.is_none()
+        || config.audit_signing_key.is_none();
     // Before anything touches the database: never generate keys over a real one's data.
     let needs_keys = !matches!(command, Command::Migrate);
     if config.database_url.is_some() && keys_missing && needs_keys && !config.demo {
         return Err(
-            "with DATABASE_URL set, AIDBRIDGE_JWT_SECRET, AIDBRIDGE_DATA_KEYS and \
-             AIDBRIDGE_HMAC_KEY must be configured (the same values on every instance; see \
+            "with DATABASE_URL set, AIDBRIDGE_JWT_SECRET, AIDBRIDGE_DATA_KEYS, \
+             AIDBRIDGE_HMAC_KEY, AIDBRIDGE_AUDIT_KEY and AIDBRIDGE_AUDIT_SIGNING_KEY must be configured (the same values on every instance; see \
              .env.example for how to generate them), or pass --demo to use keys generated into \
              the data folder"
                 .into(),
@@ -132,18 +135,17 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         return Ok(());
     }
     let pool = db::build_pool(&database_url, config.pool_size)?;
-    let generated =
-        if config.jwt_secret.is_none() || config.data_keys.is_none() || config.hmac_key.is_none() {
-            if config.database_url.is_some() {
-                log::warn!(
-                    "demo: using secrets generated into {}; never for real data",
-                    config.data_dir.display()
-                );
-            }
-            Some(secrets::load_or_generate(&config.data_dir)?)
-        } else {
-            None
-        };
+    let generated = if keys_missing {
+        if config.database_url.is_some() {
+            log::warn!(
+                "demo: using secrets generated into {}; never for real data",
+                config.data_dir.display()
+            );
+        }
+        Some(secrets::load_or_generate(&config.data_dir)?)
+    } else {
+        None
+    };
     let pick = |given: &Option<String>, fallback: fn(&secrets::GeneratedSecrets) -> &String| {
         given
             .clone()
@@ -151,6 +153,12 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             .unwrap_or_default()
     };
     let jwt_secret = pick(&config.jwt_secret, |g| &g.jwt_secret);
+    config.audit_key = Some(pick(&config.audit_key, |g| &g.audit_key));
+    config.audit_signing_key = Some(pick(&config.audit_signing_key, |g| &g.audit_signing_key));
+    let ledger = aidbridge::service::ledger::LedgerKeys::from_config(
+        config.audit_key.as_deref().unwrap_or_default(),
+        config.audit_signing_key.as_deref().unwrap_or_default(),
+    )?;
     let data_keys = DataKeys::from_config(
         &pick(&config.data_keys, |g| &g.data_keys),
         &pick(&config.hmac_key, |g| &g.hmac_key),
@@ -166,6 +174,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             config: std::sync::Arc::new(config),
             standing: Default::default(),
             hashing: aidbridge::service::hashing_slots(),
+            ledger: std::sync::Arc::new(ledger),
         };
         let done = aidbridge::service::keys::rotate(&ctx, 500)
             .await
@@ -212,6 +221,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             workers,
             handle_signals: true,
             clock: aidbridge::clock::Clock::system(),
+            background_jobs: true,
         },
     )
     .map_err(|e| e.to_string())?;

@@ -18,6 +18,12 @@ pub struct GeneratedSecrets {
     pub data_keys: String,
     #[serde(default)]
     pub hmac_key: String,
+    /// `AIDBRIDGE_AUDIT_KEY` form (base64).
+    #[serde(default)]
+    pub audit_key: String,
+    /// `AIDBRIDGE_AUDIT_SIGNING_KEY` form (base64 Ed25519 seed).
+    #[serde(default)]
+    pub audit_signing_key: String,
 }
 
 /// Loads `secrets.json` from the data folder, generating only what is missing. Only a missing
@@ -49,10 +55,27 @@ pub fn load_or_generate(data_dir: &Path) -> Result<GeneratedSecrets, String> {
         secrets.hmac_key = hmac;
         changed = true;
     }
+    if secrets.audit_key.is_empty() {
+        secrets.audit_key = random_key_b64();
+        changed = true;
+    }
+    if secrets.audit_signing_key.is_empty() {
+        secrets.audit_signing_key = random_key_b64();
+        changed = true;
+    }
     if changed {
         write_private(data_dir, &path, &secrets)?;
     }
     Ok(secrets)
+}
+
+/// 32 random bytes, base64.
+fn random_key_b64() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Writes the file readable by its owner only from the first byte, and atomically (a crash

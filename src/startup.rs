@@ -99,6 +99,8 @@ pub struct Options {
     pub handle_signals: bool,
     /// The one source of "now" (the system clock, or a settable one in tests).
     pub clock: crate::clock::Clock,
+    /// Run the background jobs (the audit sealer); tests that drive them themselves turn it off.
+    pub background_jobs: bool,
 }
 
 impl Application {
@@ -133,6 +135,11 @@ impl Application {
             .map_err(std::io::Error::other)?;
         let limit = config.max_body_bytes;
         let origins = config.cors_origins.clone();
+        let ledger = crate::service::ledger::LedgerKeys::from_config(
+            config.audit_key.as_deref().unwrap_or_default(),
+            config.audit_signing_key.as_deref().unwrap_or_default(),
+        )
+        .map_err(std::io::Error::other)?;
         let state = web::Data::new(AppState {
             ctx: crate::service::Context {
                 pool,
@@ -141,11 +148,17 @@ impl Application {
                 config: Arc::new(config),
                 standing: Default::default(),
                 hashing: crate::service::hashing_slots(),
+                ledger: std::sync::Arc::new(ledger),
             },
             latest_migration: db::latest_migration_version(),
             registry,
             pool_gauge,
         });
+        // The sealer chains committed audit events in the background (one at a time across
+        // instances).
+        if options.background_jobs {
+            tokio::spawn(crate::service::ledger::run_sealer(state.ctx.clone()));
+        }
         let keys = web::Data::new(keys);
         let server = HttpServer::new(move || {
             App::new()

@@ -1,20 +1,22 @@
-//! The audit trail (审计日志): append-only, hash-chained events written in the caller's transaction.
+//! The audit trail (审计日志): events appended in the caller's transaction without any shared
+//! lock, the seals that chain them (written by the sealer), and the signed checkpoints.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use diesel_async::RunQueryDsl;
-use serde::Serialize;
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 use uuid::Uuid;
 
-use super::schema::audit_events;
+use super::schema::{audit_checkpoints, audit_events, audit_seals};
 use super::{Conn, Result};
 
-/// Every event is chained to this before the first one.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-/// One chain: appends take this transaction-scoped lock so the chain stays linear.
-const CHAIN_LOCK: i64 = 0x0A1D_B21D_A0D1_0001;
+/// Only one sealer at a time, across instances (a transaction-scoped advisory lock taken by
+/// the sealer alone; requests never wait on it).
+const SEAL_LOCK: i64 = 0x0A1D_B21D_A0D1_0002;
+/// How far behind the newest seal an unsealed event is looked for: a transaction that commits
+/// later than this many events after it began is not expected.
+const SEAL_WINDOW: i64 = 100_000;
 
 /// An event to append; the service layer fills it from the caller and the clock.
 #[derive(Debug, Clone)]
@@ -44,7 +46,7 @@ impl NewAuditEvent {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
 pub struct AuditRow {
     pub seq: i64,
@@ -60,125 +62,35 @@ pub struct AuditRow {
     pub request_id: Option<String>,
     pub reason: Option<String>,
     pub details: Value,
-    pub prev_hash: String,
-    pub hash: String,
 }
 
-/// Sorts object keys recursively so the hash does not depend on how JSON was stored.
-fn canonical_value(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<_> = m.keys().collect();
-            keys.sort();
-            let mut out = serde_json::Map::new();
-            for k in keys {
-                out.insert(k.clone(), canonical_value(&m[k]));
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => Value::Array(a.iter().map(canonical_value).collect()),
-        other => other.clone(),
-    }
-}
-
-/// The canonical content of an event: every recorded field but the chain itself.
-pub fn canonical_content(r: &AuditRow) -> String {
-    // Keys in a fixed (sorted) order; serde_json's map without preserve_order sorts them too.
-    let v = json!({
-        "action": r.action,
-        "actor_id": r.actor_id,
-        "actor_kind": r.actor_kind,
-        "actor_organization_id": r.actor_organization_id,
-        "details": canonical_value(&r.details),
-        "entity_id": r.entity_id,
-        "entity_type": r.entity_type,
-        "id": r.id,
-        "ip": r.ip,
-        "occurred_at": r.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "reason": r.reason,
-        "request_id": r.request_id,
-    });
-    canonical_value(&v).to_string()
-}
-
-pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
-    h.update(b"\n");
-    h.update(canonical.as_bytes());
-    hex::encode(h.finalize())
-}
-
-/// Appends an event. Must run inside the transaction of the change it records.
+/// Appends an event in the transaction of the change it records: a plain insert, so audited
+/// work never waits on other audited work. The sealer chains it once committed.
 pub async fn append(conn: &mut Conn, ev: NewAuditEvent) -> Result<Uuid> {
-    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))
-        .execute(conn)
-        .await?;
-    let prev: Option<String> = audit_events::table
-        .select(audit_events::hash)
-        .order(audit_events::seq.desc())
-        .first(conn)
-        .await
-        .optional()?;
-    let prev = prev.unwrap_or_else(|| GENESIS_HASH.to_owned());
-    // PostgreSQL keeps microseconds; hash what will be stored.
+    let id = Uuid::now_v7();
+    // PostgreSQL keeps microseconds; the seal covers what is stored.
     let occurred_at = ev
         .occurred_at
         .duration_trunc(TimeDelta::microseconds(1))
         .unwrap_or(ev.occurred_at);
-    let mut row = AuditRow {
-        seq: 0,
-        id: Uuid::now_v7(),
-        occurred_at,
-        actor_kind: ev.actor_kind.to_owned(),
-        actor_id: ev.actor_id,
-        actor_organization_id: ev.actor_organization_id,
-        action: ev.action,
-        entity_type: ev.entity_type.to_owned(),
-        entity_id: ev.entity_id,
-        ip: ev.ip,
-        request_id: ev.request_id,
-        reason: ev.reason,
-        details: ev.details,
-        prev_hash: prev,
-        hash: String::new(),
-    };
-    row.hash = chain_hash(&row.prev_hash, &canonical_content(&row));
-    let AuditRow {
-        id,
-        occurred_at,
-        actor_id,
-        actor_organization_id,
-        action,
-        entity_id,
-        ip,
-        request_id,
-        reason,
-        details,
-        prev_hash,
-        hash,
-        ..
-    } = &row;
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::id.eq(id),
             audit_events::occurred_at.eq(occurred_at),
             audit_events::actor_kind.eq(ev.actor_kind),
-            audit_events::actor_id.eq(actor_id),
-            audit_events::actor_organization_id.eq(actor_organization_id),
-            audit_events::action.eq(action),
+            audit_events::actor_id.eq(ev.actor_id),
+            audit_events::actor_organization_id.eq(ev.actor_organization_id),
+            audit_events::action.eq(&ev.action),
             audit_events::entity_type.eq(ev.entity_type),
-            audit_events::entity_id.eq(entity_id),
-            audit_events::ip.eq(ip),
-            audit_events::request_id.eq(request_id),
-            audit_events::reason.eq(reason),
-            audit_events::details.eq(details),
-            audit_events::prev_hash.eq(prev_hash),
-            audit_events::hash.eq(hash),
+            audit_events::entity_id.eq(ev.entity_id),
+            audit_events::ip.eq(&ev.ip),
+            audit_events::request_id.eq(&ev.request_id),
+            audit_events::reason.eq(&ev.reason),
+            audit_events::details.eq(&ev.details),
         ))
         .execute(conn)
         .await?;
-    Ok(*id)
+    Ok(id)
 }
 
 #[derive(Debug, Default)]
@@ -226,138 +138,158 @@ pub async fn list(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
         .map_err(Into::into)
 }
 
-/// Where the chain first breaks.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct BrokenLink {
+/// A seal: an event's place in the chain and its MAC.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_seals)]
+pub struct SealRow {
+    pub position: i64,
     pub seq: i64,
-    pub id: Uuid,
-    /// `prev_hash_mismatch` (an event before it was removed or altered) or `hash_mismatch` (this event was altered).
-    pub problem: &'static str,
+    pub prev_mac: String,
+    pub mac: String,
+    pub sealed_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ChainReport {
-    pub checked: u64,
-    pub first_broken: Option<BrokenLink>,
+/// A signed checkpoint of the chain's head.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_checkpoints)]
+pub struct CheckpointRow {
+    pub position: i64,
+    pub head_mac: String,
+    pub signed_at: DateTime<Utc>,
+    pub key_id: String,
+    pub signature: String,
 }
 
-/// Checks a run of rows in `seq` order, continuing from `prev` (the hash before the first row).
-pub fn check_rows(prev: &mut String, rows: &[AuditRow], checked: &mut u64) -> Option<BrokenLink> {
-    for r in rows {
-        *checked += 1;
-        if r.prev_hash != *prev {
-            return Some(BrokenLink {
-                seq: r.seq,
-                id: r.id,
-                problem: "prev_hash_mismatch",
-            });
-        }
-        if chain_hash(&r.prev_hash, &canonical_content(r)) != r.hash {
-            return Some(BrokenLink {
-                seq: r.seq,
-                id: r.id,
-                problem: "hash_mismatch",
-            });
-        }
-        prev.clone_from(&r.hash);
-    }
-    None
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
 }
 
-/// Walks the whole chain in batches and reports the first broken link.
-pub async fn verify(conn: &mut Conn) -> Result<ChainReport> {
-    const BATCH: i64 = 2000;
-    let mut prev = GENESIS_HASH.to_owned();
-    let mut checked = 0u64;
-    let mut after = 0i64;
-    loop {
-        let rows: Vec<AuditRow> = audit_events::table
-            .select(AuditRow::as_select())
-            .filter(audit_events::seq.gt(after))
-            .order(audit_events::seq.asc())
-            .limit(BATCH)
-            .load(conn)
-            .await?;
-        if let Some(broken) = check_rows(&mut prev, &rows, &mut checked) {
-            return Ok(ChainReport {
-                checked,
-                first_broken: Some(broken),
-            });
-        }
-        match rows.last() {
-            Some(last) if rows.len() as i64 == BATCH => after = last.seq,
-            _ => {
-                return Ok(ChainReport {
-                    checked,
-                    first_broken: None,
-                })
-            }
-        }
-    }
+/// Takes the sealer's lock for this transaction, unless another sealer holds it.
+pub async fn try_seal_lock(conn: &mut Conn) -> Result<bool> {
+    let rows: Vec<Locked> = diesel::sql_query(format!(
+        "SELECT pg_try_advisory_xact_lock({SEAL_LOCK}) AS locked"
+    ))
+    .load(conn)
+    .await?;
+    Ok(<[Locked]>::first(&rows).is_some_and(|r| r.locked))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub async fn last_seal(conn: &mut Conn) -> Result<Option<SealRow>> {
+    audit_seals::table
+        .select(SealRow::as_select())
+        .order(audit_seals::position.desc())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
 
-    fn row(seq: i64, prev: &str, action: &str) -> AuditRow {
-        let mut r = AuditRow {
-            seq,
-            id: Uuid::now_v7(),
-            occurred_at: Utc::now()
-                .duration_trunc(TimeDelta::microseconds(1))
-                .expect("valid test value"),
-            actor_kind: "system".into(),
-            actor_id: None,
-            actor_organization_id: None,
-            action: action.into(),
-            entity_type: "organization".into(),
-            entity_id: None,
-            ip: None,
-            request_id: None,
-            reason: None,
-            details: json!({"b": 1, "a": [1, {"z": 2, "y": 3}]}),
-            prev_hash: prev.into(),
-            hash: String::new(),
-        };
-        r.hash = chain_hash(prev, &canonical_content(&r));
-        r
-    }
+/// Committed events without a seal, oldest first.
+pub async fn unsealed(conn: &mut Conn, after_seq: i64, limit: i64) -> Result<Vec<AuditRow>> {
+    audit_events::table
+        .left_join(audit_seals::table)
+        .filter(audit_seals::seq.is_null())
+        .filter(audit_events::seq.gt(after_seq - SEAL_WINDOW))
+        .select(AuditRow::as_select())
+        .order(audit_events::seq.asc())
+        .limit(limit)
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
 
-    #[test]
-    fn an_intact_chain_verifies() {
-        let a = row(1, GENESIS_HASH, "x");
-        let b = row(2, &a.hash.clone(), "y");
-        let mut prev = GENESIS_HASH.to_owned();
-        let mut n = 0;
-        assert_eq!(check_rows(&mut prev, &[a, b], &mut n), None);
-        assert_eq!(n, 2);
-    }
+/// The newest sealed event's `seq` (where the search for unsealed ones starts from).
+pub async fn newest_sealed_seq(conn: &mut Conn) -> Result<i64> {
+    let seq: Option<i64> = audit_seals::table
+        .select(diesel::dsl::max(audit_seals::seq))
+        .first(conn)
+        .await?;
+    Ok(seq.unwrap_or(0))
+}
 
-    #[test]
-    fn an_altered_or_removed_event_is_found() {
-        let a = row(1, GENESIS_HASH, "x");
-        let b = row(2, &a.hash.clone(), "y");
-        let c = row(3, &b.hash.clone(), "z");
-        let mut altered = b.clone();
-        altered.action = "changed".into();
-        let mut prev = GENESIS_HASH.to_owned();
-        let found = check_rows(&mut prev, &[a.clone(), altered, c.clone()], &mut 0)
-            .expect("valid test value");
-        assert_eq!((found.seq, found.problem), (2, "hash_mismatch"));
-        let mut prev = GENESIS_HASH.to_owned();
-        let found = check_rows(&mut prev, &[a, c], &mut 0).expect("valid test value");
-        assert_eq!((found.seq, found.problem), (3, "prev_hash_mismatch"));
-    }
+pub async fn insert_seal(
+    conn: &mut Conn,
+    position: i64,
+    seq: i64,
+    prev_mac: &str,
+    mac: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    diesel::insert_into(audit_seals::table)
+        .values((
+            audit_seals::position.eq(position),
+            audit_seals::seq.eq(seq),
+            audit_seals::prev_mac.eq(prev_mac),
+            audit_seals::mac.eq(mac),
+            audit_seals::sealed_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
 
-    #[test]
-    fn key_order_does_not_change_the_content() {
-        let v1 = json!({"a": 1, "b": {"c": 2, "d": 3}});
-        let v2: Value =
-            serde_json::from_str(r#"{"b":{"d":3,"c":2},"a":1}"#).expect("valid test value");
-        assert_eq!(
-            canonical_value(&v1).to_string(),
-            canonical_value(&v2).to_string()
-        );
-    }
+/// Seals after `position` with their events, in chain order.
+pub async fn sealed_after(
+    conn: &mut Conn,
+    position: i64,
+    limit: i64,
+) -> Result<Vec<(SealRow, Option<AuditRow>)>> {
+    audit_seals::table
+        .left_join(audit_events::table)
+        .filter(audit_seals::position.gt(position))
+        .select((SealRow::as_select(), Option::<AuditRow>::as_select()))
+        .order(audit_seals::position.asc())
+        .limit(limit)
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+pub async fn seal_at(conn: &mut Conn, position: i64) -> Result<Option<SealRow>> {
+    audit_seals::table
+        .find(position)
+        .select(SealRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
+pub async fn insert_checkpoint(conn: &mut Conn, c: &CheckpointRow) -> Result<()> {
+    diesel::insert_into(audit_checkpoints::table)
+        .values((
+            audit_checkpoints::position.eq(c.position),
+            audit_checkpoints::head_mac.eq(&c.head_mac),
+            audit_checkpoints::signed_at.eq(c.signed_at),
+            audit_checkpoints::key_id.eq(&c.key_id),
+            audit_checkpoints::signature.eq(&c.signature),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The newest checkpoints, newest first.
+pub async fn checkpoints(conn: &mut Conn, limit: i64) -> Result<Vec<CheckpointRow>> {
+    audit_checkpoints::table
+        .select(CheckpointRow::as_select())
+        .order(audit_checkpoints::position.desc())
+        .limit(limit)
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+/// Events that exist but have no seal (waiting for the sealer, or removed seals).
+pub async fn unsealed_count(conn: &mut Conn) -> Result<i64> {
+    audit_events::table
+        .left_join(audit_seals::table)
+        .filter(audit_seals::seq.is_null())
+        .count()
+        .get_result(conn)
+        .await
+        .map_err(Into::into)
 }

@@ -71,8 +71,8 @@ diesel::table! {
         request_id -> Nullable<Text>,
         reason -> Nullable<Text>,
         details -> Jsonb,
-        prev_hash -> Text,
-        hash -> Text,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
     }
 }
 
@@ -193,3 +193,26 @@ diesel::table! {
         first_seen_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    audit_seals (position) {
+        position -> Int8,
+        seq -> Int8,
+        prev_mac -> Text,
+        mac -> Text,
+        sealed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (position) {
+        position -> Int8,
+        head_mac -> Text,
+        signed_at -> Timestamptz,
+        key_id -> Text,
+        signature -> Text,
+    }
+}
+
+diesel::joinable!(audit_seals -> audit_events (seq));
+diesel::allow_tables_to_appear_in_same_query!(audit_seals, audit_events, audit_checkpoints);

@@ -34,6 +34,7 @@ macro_rules! text_enum {
 
 pub mod consent;
 pub mod free_text;
+pub mod ledger;
 pub mod need;
 pub mod organization;
 pub mod person;

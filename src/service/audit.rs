@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{transaction, Context, RequestMeta, Result};
 use crate::auth::Caller;
-use crate::db::audit::{self, AuditFilter, AuditRow, ChainReport, NewAuditEvent};
+use crate::db::audit::{self, AuditFilter, AuditRow, NewAuditEvent};
 use crate::db::{Conn, Pool};
 
 /// An event done by an authenticated caller.
@@ -97,11 +97,4 @@ pub async fn list(ctx: &Context, caller: &Caller, filter: AuditFilter) -> Result
     super::access::require_auditor(caller)?;
     let mut conn = crate::db::connect(&ctx.pool).await?;
     Ok(audit::list(&mut conn, &filter).await?)
-}
-
-/// Walks the chain. Auditors only.
-pub async fn verify(ctx: &Context, caller: &Caller) -> Result<ChainReport> {
-    super::access::require_auditor(caller)?;
-    let mut conn = crate::db::connect(&ctx.pool).await?;
-    Ok(audit::verify(&mut conn).await?)
 }

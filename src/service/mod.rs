@@ -7,6 +7,7 @@ pub mod audit;
 pub mod consents;
 pub mod error;
 pub mod keys;
+pub mod ledger;
 pub mod needs;
 pub mod organizations;
 pub mod persons;
@@ -35,6 +36,8 @@ pub struct Context {
     pub standing: standing::StandingCache,
     /// Slots for password hashing (one per CPU): sign-ins beyond them wait briefly, then 503.
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// The audit ledger's sealing and signing keys.
+    pub ledger: Arc<ledger::LedgerKeys>,
 }
 
 /// The hashing slots: one per CPU.

@@ -99,16 +99,25 @@ async fn failed_requests_leave_no_audit_event() {
 }
 
 #[tokio::test]
-async fn the_database_refuses_to_update_delete_or_truncate_audit_events() {
+async fn the_database_refuses_to_rewrite_events_seals_or_checkpoints() {
     let app = spawn_app().await;
+    let auditor = app.token("auditor").await;
+    verify(&app, &auditor).await; // seals and a checkpoint exist
     for sql in [
         "UPDATE audit_events SET action = 'x'",
         "DELETE FROM audit_events",
-        "TRUNCATE audit_events",
+        "UPDATE audit_seals SET mac = prev_mac",
+        "DELETE FROM audit_seals",
+        "TRUNCATE audit_seals",
+        "UPDATE audit_checkpoints SET position = position + 1",
+        "DELETE FROM audit_checkpoints",
+        "TRUNCATE audit_checkpoints",
     ] {
         let err = app.exec(sql).await.expect_err(sql);
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
+    // The seals' reference keeps events from being truncated too.
+    assert!(app.exec("TRUNCATE audit_events").await.is_err());
     assert!(app.count("SELECT count(*) AS n FROM audit_events").await > 0);
 }
 
@@ -119,47 +128,74 @@ async fn verify(app: &crate::helpers::TestApp, token: &str) -> Value {
 }
 
 #[tokio::test]
-async fn verify_finds_an_altered_event_and_a_removed_one() {
+async fn verify_finds_an_event_rewritten_behind_the_trigger() {
     let app = spawn_app().await;
     let auditor = app.token("auditor").await;
     let report = verify(&app, &auditor).await;
     assert_eq!(report["intact"], true, "{report}");
     let total = app.count("SELECT count(*) AS n FROM audit_events").await;
     assert_eq!(report["checked"], total);
+    assert_eq!(report["unsealed"], 0);
 
-    // Someone with superuser rights bypasses the trigger and rewrites event 5.
+    // Someone with superuser rights bypasses the trigger and rewrites the fifth sealed event;
+    // without the sealing key no MAC can be made to match it again.
     app.exec(
         "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete;
-         UPDATE audit_events SET details = '{\"username\": \"forged\"}' WHERE seq = 5;
+         UPDATE audit_events SET details = '{\"username\": \"forged\"}'
+          WHERE seq = (SELECT seq FROM audit_seals WHERE position = 5);
          ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete;",
     )
     .await
     .unwrap();
     let report = verify(&app, &auditor).await;
     assert_eq!(report["intact"], false);
-    assert_eq!(report["first_broken"]["seq"], 5);
-    assert_eq!(report["first_broken"]["problem"], "hash_mismatch");
+    assert_eq!(report["first_broken"]["position"], 5);
+    assert_eq!(report["first_broken"]["problem"], "mac_mismatch");
     assert_eq!(report["checked"], 5);
 }
 
 #[tokio::test]
-async fn verify_finds_a_deleted_event() {
+async fn verify_finds_a_removed_seal_and_newest_events_cut_off_behind_a_checkpoint() {
     let app = spawn_app().await;
     let auditor = app.token("auditor").await;
+    let report = verify(&app, &auditor).await;
+    let head = report["checkpoint"]["position"].as_i64().unwrap();
+    assert_eq!(report["checked"].as_i64(), Some(head), "{report}");
+    // The newest two events and their seals go, leaving a chain that is intact in itself:
+    // only the signed checkpoint shows the history was cut back.
+    app.exec(&format!(
+        "ALTER TABLE audit_seals DISABLE TRIGGER audit_seals_no_update_or_delete;
+         ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete;
+         CREATE TEMP TABLE gone AS SELECT seq FROM audit_seals WHERE position > {head} - 2;
+         DELETE FROM audit_seals WHERE seq IN (SELECT seq FROM gone);
+         DELETE FROM audit_events WHERE seq IN (SELECT seq FROM gone);
+         ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete;
+         ALTER TABLE audit_seals ENABLE TRIGGER audit_seals_no_update_or_delete;"
+    ))
+    .await
+    .unwrap();
+    let report = verify(&app, &auditor).await;
+    assert_eq!(report["intact"], false, "{report}");
+    assert_eq!(report["first_broken"]["problem"], "truncated");
+    // A seal removed from the middle breaks the links after it.
     app.exec(
-        "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete;
-         DELETE FROM audit_events WHERE seq = 3;
-         ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete;",
+        "ALTER TABLE audit_seals DISABLE TRIGGER audit_seals_no_update_or_delete;
+         ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete;
+         CREATE TEMP TABLE gone3 AS SELECT seq FROM audit_seals WHERE position = 3;
+         DELETE FROM audit_seals WHERE position = 3;
+         DELETE FROM audit_events WHERE seq IN (SELECT seq FROM gone3);
+         ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete;
+         ALTER TABLE audit_seals ENABLE TRIGGER audit_seals_no_update_or_delete;",
     )
     .await
     .unwrap();
     let report = verify(&app, &auditor).await;
-    assert_eq!(report["first_broken"]["seq"], 4);
-    assert_eq!(report["first_broken"]["problem"], "prev_hash_mismatch");
+    assert_eq!(report["first_broken"]["position"], 4, "{report}");
+    assert_eq!(report["first_broken"]["problem"], "position_gap");
 }
 
 #[tokio::test]
-async fn concurrent_changes_keep_one_linear_chain() {
+async fn concurrent_changes_are_sealed_into_one_linear_chain() {
     let app = spawn_app().await;
     let admin = app.token("admin").await;
     let codes = ["53230000MJ000123XE", "91350100M000100Y43"];
@@ -182,12 +218,101 @@ async fn concurrent_changes_keep_one_linear_chain() {
     let auditor = app.token("auditor").await;
     let report = verify(&app, &auditor).await;
     assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["unsealed"], 0);
     assert_eq!(
-        app.count("SELECT count(DISTINCT prev_hash) AS n FROM audit_events")
+        app.count("SELECT count(DISTINCT prev_mac) AS n FROM audit_seals")
             .await,
         app.count("SELECT count(*) AS n FROM audit_events").await,
-        "no two events may share a predecessor"
+        "every event sealed once, no two seals sharing a predecessor"
     );
+}
+
+#[tokio::test]
+async fn an_event_whose_transaction_commits_late_is_sealed_late_and_the_chain_holds() {
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    let app = spawn_app().await;
+    let auditor = app.token("auditor").await;
+    // A transaction appends an event and stays open while other work is appended and sealed.
+    let mut slow = app.db().await;
+    slow.batch_execute("BEGIN").await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO audit_events (id, occurred_at, actor_kind, action, entity_type, details)
+         VALUES (gen_random_uuid(), now(), 'system', 'slow.commit', 'person', '{}')",
+    )
+    .execute(&mut slow)
+    .await
+    .unwrap();
+    let admin = app.token("admin").await;
+    let org = app.org_id("哈尔滨市民政局").await;
+    app.patch(
+        &format!("/api/v1/organizations/{org}"),
+        Some(&admin),
+        &json!({"name": "哈尔滨市民政局（改）"}),
+    )
+    .await;
+    let before = verify(&app, &auditor).await;
+    assert_eq!(before["intact"], true, "{before}");
+    slow.batch_execute("COMMIT").await.unwrap();
+    let after = verify(&app, &auditor).await;
+    assert_eq!(after["intact"], true, "{after}");
+    assert_eq!(after["unsealed"], 0);
+    assert_eq!(
+        after["checked"].as_i64().unwrap(),
+        before["checked"].as_i64().unwrap() + 1
+    );
+    // The late event has a lower seq than the one after it, yet the later position.
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM audit_seals s JOIN audit_events e USING (seq)
+             WHERE e.action = 'slow.commit'
+               AND s.position > (SELECT s2.position FROM audit_seals s2 JOIN audit_events e2
+                                 USING (seq) WHERE e2.action = 'organization.update')"
+        )
+        .await,
+        1
+    );
+    drop(slow);
+}
+
+#[tokio::test]
+async fn checkpoints_are_signed_with_the_published_key() {
+    use base64::Engine;
+    use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+    let app = spawn_app().await;
+    let auditor = app.token("auditor").await;
+    verify(&app, &auditor).await;
+    let body: Value = app
+        .get("/api/v1/audit-events/checkpoints", Some(&auditor))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key: [u8; 32] = b64
+        .decode(body["public_key"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let key = VerifyingKey::from_bytes(&key).unwrap();
+    let c = &body["items"][0];
+    let signed_at: chrono::DateTime<chrono::Utc> =
+        c["signed_at"].as_str().unwrap().parse().unwrap();
+    let message = format!(
+        "aidbridge audit checkpoint v1\n{}\n{}\n{}",
+        c["position"],
+        c["head_mac"].as_str().unwrap(),
+        signed_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    );
+    let sig =
+        Signature::from_slice(&b64.decode(c["signature"].as_str().unwrap()).unwrap()).unwrap();
+    assert!(key.verify(message.as_bytes(), &sig).is_ok());
+    let charity = app.token("charity.edu").await;
+    crate::helpers::problem(
+        app.get("/api/v1/audit-events/checkpoints", Some(&charity))
+            .await,
+        403,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -284,4 +409,35 @@ async fn x_forwarded_for_is_believed_only_from_trusted_proxies() {
             .await,
         1
     );
+}
+
+#[tokio::test]
+async fn several_sealers_at_once_seal_each_event_exactly_once() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    for i in 0..5 {
+        app.post(
+            "/api/v1/organizations",
+            Some(&admin),
+            &json!({"kind": "other", "name": format!("封存{i}"), "region_code": "23"}),
+        )
+        .await;
+    }
+    // Four instances' sealers wake at the same moment.
+    let contexts: Vec<_> = (0..4).map(|_| app.service_context()).collect();
+    let sealed =
+        futures_util::future::join_all(contexts.iter().map(aidbridge::service::ledger::seal)).await;
+    let total: usize = sealed.into_iter().map(Result::unwrap).sum();
+    assert_eq!(
+        total as i64,
+        app.count("SELECT count(*) AS n FROM audit_events").await
+    );
+    assert_eq!(
+        app.count("SELECT count(DISTINCT seq) AS n FROM audit_seals")
+            .await,
+        app.count("SELECT count(*) AS n FROM audit_seals").await
+    );
+    let auditor = app.token("auditor").await;
+    let report = verify(&app, &auditor).await;
+    assert_eq!(report["intact"], true, "{report}");
 }

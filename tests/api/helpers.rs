@@ -20,6 +20,8 @@ use serde_json::Value;
 /// Fixed test keys, so tests can decrypt and compare what the server stored.
 pub const DATA_KEYS: &str = "t1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub const HMAC_KEY: &str = "aG1hYy1rZXktZm9yLXRlc3RzLWhtYWMta2V5LWZvci10ZXN0cw==";
+pub const AUDIT_KEY: &str = "YXVkaXQta2V5LWZvci10ZXN0cy1hdWRpdC1rZXktZm9yLXRlc3Rz";
+pub const AUDIT_SIGNING_KEY: &str = "c2lnbmluZy1zZWVkLWZvci10ZXN0cy0zMi1ieXRlcyE=";
 
 pub fn data_keys() -> aidbridge::privacy::DataKeys {
     aidbridge::privacy::DataKeys::from_config(DATA_KEYS, HMAC_KEY).unwrap()
@@ -205,6 +207,8 @@ pub fn test_config(db_url: &str) -> Config {
         token_ttl_seconds: 900,
         data_keys: Some(DATA_KEYS.into()),
         hmac_key: Some(HMAC_KEY.into()),
+        audit_key: Some(AUDIT_KEY.into()),
+        audit_signing_key: Some(AUDIT_SIGNING_KEY.into()),
         admin_password: None,
         login_max_failures: 5,
         login_window_seconds: 900,
@@ -319,6 +323,8 @@ pub async fn spawn_server(config: Config, db_name: String, db_url: String) -> Te
             workers: 1,
             handle_signals: false,
             clock: clock.clone(),
+            // Verify seals on demand; a test of the sealer starts its own.
+            background_jobs: false,
         },
     )
     .expect("build the application");
@@ -373,6 +379,23 @@ struct Count {
 }
 
 impl TestApp {
+    /// The use cases' context on this test's database, as another server instance would have
+    /// it (for driving background work and start-up checks directly).
+    pub fn service_context(&self) -> aidbridge::service::Context {
+        aidbridge::service::Context {
+            pool: db::build_pool(&self.db_url, 4).unwrap(),
+            keys: data_keys(),
+            clock: self.clock.clone(),
+            config: std::sync::Arc::new(test_config(&self.db_url)),
+            standing: Default::default(),
+            hashing: aidbridge::service::hashing_slots(),
+            ledger: std::sync::Arc::new(
+                aidbridge::service::ledger::LedgerKeys::from_config(AUDIT_KEY, AUDIT_SIGNING_KEY)
+                    .unwrap(),
+            ),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -48,12 +48,8 @@ async fn a_lost_or_swapped_key_stops_the_start_and_rotation_moves_data_to_the_ne
     let both = keys(&format!("t2:{OTHER_KEY},{DATA_KEYS}"), HMAC_KEY);
     check(&pool, &both, Utc::now()).await.unwrap();
     let ctx = aidbridge::service::Context {
-        pool: pool.clone(),
         keys: both.clone(),
-        clock: aidbridge::clock::Clock::system(),
-        config: std::sync::Arc::new(crate::helpers::test_config(&app.db_url)),
-        standing: Default::default(),
-        hashing: aidbridge::service::hashing_slots(),
+        ..app.service_context()
     };
     let done = rotate(&ctx, 1).await.unwrap();
     assert_eq!(

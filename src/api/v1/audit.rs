@@ -12,18 +12,20 @@ use super::Page;
 use crate::api::extract::QueryParams;
 use crate::api::AppState;
 use crate::auth::Caller;
-use crate::db::audit::{AuditFilter, AuditRow};
+use crate::db::audit::{AuditFilter, AuditRow, CheckpointRow};
 use crate::error::ApiError;
-use crate::service::audit;
+use crate::service::{audit, ledger};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_audit_events).service(verify_audit_chain);
+    cfg.service(list_audit_events)
+        .service(verify_audit_chain)
+        .service(list_checkpoints);
 }
 
 /// One audit event: who did what to which record, when, from where and why.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEvent {
-    /// Position in the chain.
+    /// Order of appending (the ledger's own order is the seal's position).
     pub seq: i64,
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,
@@ -41,9 +43,6 @@ pub struct AuditEvent {
     pub reason: Option<String>,
     #[schema(value_type = Object)]
     pub details: Value,
-    pub prev_hash: String,
-    /// SHA-256 of `prev_hash` and this event's canonical content.
-    pub hash: String,
 }
 
 impl From<AuditRow> for AuditEvent {
@@ -62,8 +61,6 @@ impl From<AuditRow> for AuditEvent {
             request_id: r.request_id,
             reason: r.reason,
             details: r.details,
-            prev_hash: r.prev_hash,
-            hash: r.hash,
         }
     }
 }
@@ -151,25 +148,61 @@ async fn list_audit_events(
     )))
 }
 
-/// The result of walking the hash chain.
+/// The result of walking the ledger and comparing it with the newest signed checkpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChainVerification {
-    /// True when every event links to the one before and matches its own hash.
+    /// True when every seal links to the one before, matches its event under the sealing key,
+    /// and the chain reaches and agrees with the newest signed checkpoint.
     pub intact: bool,
-    /// Events checked (up to and including the first broken one).
+    /// Seals checked (up to and including the first broken one).
     pub checked: u64,
     pub first_broken: Option<BrokenLink>,
+    /// The checkpoint the chain was compared with.
+    pub checkpoint: Option<Checkpoint>,
+    /// Events not sealed yet (committed in the last moment) or whose seal is missing.
+    pub unsealed: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BrokenLink {
-    pub seq: i64,
-    pub id: Uuid,
-    /// `hash_mismatch` (this event was altered) or `prev_hash_mismatch` (an event before it was removed or altered).
+    /// The chain position where it breaks.
+    pub position: i64,
+    /// The event sealed there, when known.
+    pub seq: Option<i64>,
+    /// `prev_mismatch`, `mac_mismatch`, `event_missing`, `position_gap`, `truncated`,
+    /// `checkpoint_mismatch` or `checkpoint_signature`.
     pub problem: String,
 }
 
-/// Verify the audit chain (校验审计链): reports the first broken link, if any. Auditor only.
+/// A signed statement of the ledger's head: anyone holding an older copy can tell whether the
+/// chain was cut back or rewritten since.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checkpoint {
+    /// Number of sealed events.
+    pub position: i64,
+    /// The MAC of the seal at `position`.
+    pub head_mac: String,
+    pub signed_at: DateTime<Utc>,
+    pub key_id: String,
+    /// Ed25519 over `aidbridge audit checkpoint v1\n{position}\n{head_mac}\n{signed_at}`
+    /// (RFC 3339, microseconds, `Z`), base64.
+    pub signature: String,
+}
+
+impl From<CheckpointRow> for Checkpoint {
+    fn from(c: CheckpointRow) -> Self {
+        Self {
+            position: c.position,
+            head_mac: c.head_mac,
+            signed_at: c.signed_at,
+            key_id: c.key_id,
+            signature: c.signature,
+        }
+    }
+}
+
+/// Verify the audit ledger (校验审计链): seals what is pending, walks the chain, and compares it
+/// with the newest signed checkpoint. Auditor only.
 #[utoipa::path(
     tag = "supervision",
     security(("bearer" = []), ("oauth2" = [])),
@@ -180,14 +213,47 @@ async fn verify_audit_chain(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<web::Json<ChainVerification>, ApiError> {
-    let report = audit::verify(&state.ctx, &caller).await?;
+    let report = ledger::verify(&state.ctx, &caller).await?;
     Ok(web::Json(ChainVerification {
         intact: report.first_broken.is_none(),
         checked: report.checked,
         first_broken: report.first_broken.map(|b| BrokenLink {
+            position: b.position,
             seq: b.seq,
-            id: b.id,
             problem: b.problem.to_owned(),
         }),
+        checkpoint: report.checkpoint.map(Checkpoint::from),
+        unsealed: report.unsealed,
+    }))
+}
+
+/// The checkpoints and the key that verifies them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checkpoints {
+    /// Ed25519 public key, base64 of its 32 bytes.
+    pub public_key: String,
+    pub key_id: String,
+    /// Newest first.
+    pub items: Vec<Checkpoint>,
+}
+
+/// Signed checkpoints of the audit ledger (审计链检查点), newest first, with the public key.
+/// Auditor only.
+#[utoipa::path(
+    tag = "supervision",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses((status = 200, description = "Checkpoints", body = Checkpoints))
+)]
+#[get("/audit-events/checkpoints")]
+async fn list_checkpoints(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Checkpoints>, ApiError> {
+    let rows = ledger::checkpoints(&state.ctx, &caller, 100).await?;
+    let (public_key, key_id) = state.ctx.ledger.public_key();
+    Ok(web::Json(Checkpoints {
+        public_key,
+        key_id,
+        items: rows.into_iter().map(Checkpoint::from).collect(),
     }))
 }

@@ -1,0 +1,271 @@
+//! The audit ledger: the sealer chains committed events with an HMAC under a key kept outside
+//! the database and signs checkpoints of the head with Ed25519; `verify` walks the chain and
+//! compares it with the newest checkpoint, so rewriting an event (even recomputing every later
+//! MAC with SQL) and deleting the newest events are both found.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use chrono::Duration;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use super::{access, transaction, Context, Result};
+use crate::auth::Caller;
+use crate::db::audit::{self, AuditRow, CheckpointRow};
+use crate::domain::ledger::{canonical, checkpoint_message, seal_mac, EventContent, GENESIS};
+
+/// A checkpoint is signed when the head has moved and the last one is at least this old.
+pub const CHECKPOINT_EVERY_SECONDS: i64 = 10;
+const SEAL_BATCH: i64 = 1000;
+
+/// The ledger's keys: the sealing MAC key and the checkpoint signing key.
+pub struct LedgerKeys {
+    mac_key: Vec<u8>,
+    signing: SigningKey,
+    key_id: String,
+}
+
+impl LedgerKeys {
+    pub fn from_config(mac_key: &str, signing_seed: &str) -> std::result::Result<Self, String> {
+        let mac_key = B64
+            .decode(mac_key.trim())
+            .map_err(|_| "AIDBRIDGE_AUDIT_KEY is not base64".to_owned())?;
+        if mac_key.len() < 32 {
+            return Err("AIDBRIDGE_AUDIT_KEY must be at least 32 bytes".into());
+        }
+        let seed: [u8; 32] = B64
+            .decode(signing_seed.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or("AIDBRIDGE_AUDIT_SIGNING_KEY must be the base64 of 32 bytes")?;
+        let signing = SigningKey::from_bytes(&seed);
+        let key_id = hex::encode(&Sha256::digest(signing.verifying_key().as_bytes())[..8]);
+        Ok(Self {
+            mac_key,
+            signing,
+            key_id,
+        })
+    }
+
+    /// The checkpoints' public key (base64 of the 32-byte Ed25519 key) and its id.
+    pub fn public_key(&self) -> (String, String) {
+        (
+            B64.encode(self.signing.verifying_key().as_bytes()),
+            self.key_id.clone(),
+        )
+    }
+}
+
+fn content(r: &AuditRow) -> String {
+    canonical(&EventContent {
+        id: r.id,
+        occurred_at: r.occurred_at,
+        actor_kind: &r.actor_kind,
+        actor_id: r.actor_id,
+        actor_organization_id: r.actor_organization_id,
+        action: &r.action,
+        entity_type: &r.entity_type,
+        entity_id: r.entity_id,
+        ip: r.ip.as_deref(),
+        request_id: r.request_id.as_deref(),
+        reason: r.reason.as_deref(),
+        details: &r.details,
+    })
+}
+
+/// Seals every committed, unsealed event; one sealer at a time across instances (the others
+/// return at once). Returns how many were sealed.
+pub async fn seal(ctx: &Context) -> Result<usize> {
+    let keys = ctx.ledger.clone();
+    let now = ctx.clock.now();
+    transaction(&ctx.pool, |conn| {
+        Box::pin(async move {
+            if !audit::try_seal_lock(conn).await? {
+                return Ok(0);
+            }
+            let last = audit::last_seal(conn).await?;
+            let (mut position, mut prev) = last
+                .map(|s| (s.position, s.mac))
+                .unwrap_or((0, GENESIS.to_owned()));
+            let after = audit::newest_sealed_seq(conn).await?;
+            let mut sealed = 0;
+            loop {
+                let rows = audit::unsealed(conn, after, SEAL_BATCH).await?;
+                if rows.is_empty() {
+                    break;
+                }
+                for r in &rows {
+                    position += 1;
+                    let mac = seal_mac(&keys.mac_key, position, &prev, &content(r));
+                    audit::insert_seal(conn, position, r.seq, &prev, &mac, now).await?;
+                    prev = mac;
+                }
+                sealed += rows.len();
+                if (rows.len() as i64) < SEAL_BATCH {
+                    break;
+                }
+            }
+            if position > 0 {
+                let newest = audit::checkpoints(conn, 1).await?;
+                let due = match newest.first() {
+                    None => true,
+                    Some(c) => {
+                        c.position < position
+                            && now - c.signed_at >= Duration::seconds(CHECKPOINT_EVERY_SECONDS)
+                    }
+                };
+                if due {
+                    let signature = keys
+                        .signing
+                        .sign(checkpoint_message(position, &prev, now).as_bytes());
+                    audit::insert_checkpoint(
+                        conn,
+                        &CheckpointRow {
+                            position,
+                            head_mac: prev.clone(),
+                            signed_at: now,
+                            key_id: keys.key_id.clone(),
+                            signature: B64.encode(signature.to_bytes()),
+                        },
+                    )
+                    .await?;
+                }
+            }
+            Ok(sealed)
+        })
+    })
+    .await
+}
+
+/// Where the ledger first fails, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Broken {
+    pub position: i64,
+    pub seq: Option<i64>,
+    /// `prev_mismatch` (a seal before it was removed or altered), `mac_mismatch` (the event or
+    /// its seal was altered), `event_missing`, `position_gap`, `truncated` (the chain is
+    /// shorter than a signed checkpoint), `checkpoint_mismatch` or `checkpoint_signature`.
+    pub problem: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct LedgerReport {
+    pub checked: u64,
+    pub first_broken: Option<Broken>,
+    /// The newest signed checkpoint the chain was compared with.
+    pub checkpoint: Option<CheckpointRow>,
+    /// Events not sealed yet (just committed) or whose seal is missing.
+    pub unsealed: i64,
+}
+
+fn verify_checkpoint(keys: &LedgerKeys, c: &CheckpointRow) -> bool {
+    let Ok(bytes) = B64.decode(&c.signature) else {
+        return false;
+    };
+    let Ok(sig) = Signature::from_slice(&bytes) else {
+        return false;
+    };
+    let key: VerifyingKey = keys.signing.verifying_key();
+    key.verify(
+        checkpoint_message(c.position, &c.head_mac, c.signed_at).as_bytes(),
+        &sig,
+    )
+    .is_ok()
+}
+
+/// Seals what is pending, then walks the whole chain and compares it with the newest
+/// checkpoint. Auditors only.
+pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
+    access::require_auditor(caller)?;
+    seal(ctx).await?;
+    let keys = &ctx.ledger;
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let mut prev = GENESIS.to_owned();
+    let mut position = 0i64;
+    let mut checked = 0u64;
+    let mut broken = None;
+    'walk: loop {
+        let rows = audit::sealed_after(&mut conn, position, 2000).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for (seal, event) in &rows {
+            checked += 1;
+            let fail = |problem| Broken {
+                position: seal.position,
+                seq: Some(seal.seq),
+                problem,
+            };
+            if seal.position != position + 1 {
+                broken = Some(fail("position_gap"));
+                break 'walk;
+            }
+            if seal.prev_mac != prev {
+                broken = Some(fail("prev_mismatch"));
+                break 'walk;
+            }
+            let Some(event) = event else {
+                broken = Some(fail("event_missing"));
+                break 'walk;
+            };
+            if seal_mac(
+                &keys.mac_key,
+                seal.position,
+                &seal.prev_mac,
+                &content(event),
+            ) != seal.mac
+            {
+                broken = Some(fail("mac_mismatch"));
+                break 'walk;
+            }
+            prev.clone_from(&seal.mac);
+            position = seal.position;
+        }
+    }
+    let checkpoint = audit::checkpoints(&mut conn, 1).await?.into_iter().next();
+    if broken.is_none() {
+        if let Some(c) = &checkpoint {
+            let problem = if !verify_checkpoint(keys, c) {
+                Some("checkpoint_signature")
+            } else if c.position > position {
+                Some("truncated")
+            } else {
+                match audit::seal_at(&mut conn, c.position).await? {
+                    Some(s) if s.mac == c.head_mac => None,
+                    _ => Some("checkpoint_mismatch"),
+                }
+            };
+            broken = problem.map(|problem| Broken {
+                position: c.position,
+                seq: None,
+                problem,
+            });
+        }
+    }
+    let unsealed = audit::unsealed_count(&mut conn).await?;
+    Ok(LedgerReport {
+        checked,
+        first_broken: broken,
+        checkpoint,
+        unsealed,
+    })
+}
+
+/// The newest signed checkpoints, for anyone keeping a copy outside the system. Auditors only.
+pub async fn checkpoints(ctx: &Context, caller: &Caller, limit: i64) -> Result<Vec<CheckpointRow>> {
+    access::require_auditor(caller)?;
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    Ok(audit::checkpoints(&mut conn, limit).await?)
+}
+
+/// Runs the sealer about every second until the process ends.
+pub async fn run_sealer(ctx: Context) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = seal(&ctx).await {
+            log::warn!("audit sealer: {e}");
+        }
+    }
+}
