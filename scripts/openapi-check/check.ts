@@ -68,8 +68,6 @@ const event: Schemas["AuditEvent"] = {
   request_id: "c9a37b25-3250-4533-9151-3174799cc5ba",
   reason: null,
   details: { kind: "charity", region_code: "230102", seed: false },
-  prev_hash: "0".repeat(64),
-  hash: "f".repeat(64),
 };
 
 export const auditPage: Schemas["Page_AuditEvent"] = { items: [event], next_cursor: "MjAyNC0wMS0yMw" };
