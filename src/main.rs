@@ -175,6 +175,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             standing: Default::default(),
             hashing: aidbridge::service::hashing_slots(),
             ledger: std::sync::Arc::new(ledger),
+            recorder: None,
         };
         let done = aidbridge::service::keys::rotate(&ctx, 500)
             .await

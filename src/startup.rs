@@ -140,6 +140,7 @@ impl Application {
             config.audit_signing_key.as_deref().unwrap_or_default(),
         )
         .map_err(std::io::Error::other)?;
+        let recorder = crate::service::audit::Recorder::start(pool.clone());
         let state = web::Data::new(AppState {
             ctx: crate::service::Context {
                 pool,
@@ -149,6 +150,7 @@ impl Application {
                 standing: Default::default(),
                 hashing: crate::service::hashing_slots(),
                 ledger: std::sync::Arc::new(ledger),
+                recorder: Some(recorder),
             },
             latest_migration: db::latest_migration_version(),
             registry,

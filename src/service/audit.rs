@@ -62,16 +62,78 @@ pub async fn append(conn: &mut Conn, ev: NewAuditEvent) -> Result<()> {
     Ok(())
 }
 
-/// Records an event that goes with no change of its own (a read, a disclosure), in a
-/// transaction of its own. Callers record before they answer: no record, no data.
-pub async fn record(pool: &Pool, ev: NewAuditEvent) -> Result<()> {
+/// Records an event that goes with no change of its own (a read, a disclosure), committed
+/// before this returns: callers record before they answer, no record, no data. Through the
+/// server's [`Recorder`], many such events share one commit.
+pub async fn record(ctx: &Context, ev: NewAuditEvent) -> Result<()> {
+    match &ctx.recorder {
+        Some(r) => r.record(ev).await,
+        None => record_now(&ctx.pool, vec![ev]).await,
+    }
+}
+
+async fn record_now(pool: &Pool, events: Vec<NewAuditEvent>) -> Result<()> {
     transaction(pool, |conn| {
         Box::pin(async move {
-            audit::append(conn, ev).await?;
+            for ev in events {
+                audit::append(conn, ev).await?;
+            }
             Ok(())
         })
     })
     .await
+}
+
+type Waiting = (NewAuditEvent, tokio::sync::oneshot::Sender<Result<()>>);
+
+/// Group commit for standalone events: audited reads each need a durable record before they
+/// answer, and one commit (one WAL flush) per read would cap them far below plain reads. The
+/// writer takes whatever has queued while the previous commit was in flight and commits it as
+/// one transaction; every caller still waits for its own event to be committed.
+#[derive(Clone)]
+pub struct Recorder {
+    queue: tokio::sync::mpsc::Sender<Waiting>,
+}
+
+/// Events committed together at most.
+const BATCH: usize = 256;
+
+impl Recorder {
+    /// Starts the writer on the current runtime.
+    pub fn start(pool: Pool) -> Self {
+        let (queue, mut rx) = tokio::sync::mpsc::channel::<Waiting>(4 * BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (events, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let outcome = record_now(&pool, events).await;
+                for w in waiters {
+                    let answer = match &outcome {
+                        Ok(()) => Ok(()),
+                        Err(e) => Err(super::Error::new(e.kind, e.code, e.detail.clone())),
+                    };
+                    let _ = w.send(answer);
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    async fn record(&self, ev: NewAuditEvent) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.queue
+            .send((ev, tx))
+            .await
+            .map_err(|_| super::Error::unavailable("the audit writer has stopped"))?;
+        rx.await
+            .map_err(|_| super::Error::unavailable("the audit writer has stopped"))?
+    }
 }
 
 /// Supervision reads personal data read-only, and each such read is itself recorded
@@ -89,7 +151,7 @@ pub async fn record_supervision_read(
     }
     let mut ev = by(ctx, caller, action, entity_type, Uuid::nil()).details(details);
     ev.entity_id = entity_id;
-    record(&ctx.pool, ev).await
+    record(ctx, ev).await
 }
 
 /// A page of the trail, newest first. Auditors only.

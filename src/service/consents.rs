@@ -134,7 +134,7 @@ pub async fn record(
             drop(conn);
             let refused = audit::by(ctx, caller, "consent.refused", "person", person_id)
                 .details(json!({"reason": "guardian_required", "given_at": new.given_at}));
-            audit::record(&ctx.pool, refused).await?;
+            audit::record(ctx, refused).await?;
             return Err(Error::field(
                 "given_by",
                 "guardian_required",

@@ -38,6 +38,8 @@ pub struct Context {
     pub hashing: Arc<tokio::sync::Semaphore>,
     /// The audit ledger's sealing and signing keys.
     pub ledger: Arc<ledger::LedgerKeys>,
+    /// Group commit for standalone audit events (none: each commits on its own).
+    pub recorder: Option<audit::Recorder>,
 }
 
 /// The hashing slots: one per CPU.

@@ -85,7 +85,7 @@ async fn already_there(
         existing.id,
     )
     .details(json!({"by": by, "caller_region": caller.region.as_str()}));
-    audit::record(&ctx.pool, ev).await?;
+    audit::record(ctx, ev).await?;
     Ok(Error::conflict(
         "already_registered",
         "this person is already registered outside your region; ask that region's bureau",
@@ -252,7 +252,7 @@ pub async fn read(
     };
     drop(conn);
     if let Some(ev) = event {
-        audit::record(&ctx.pool, ev).await?;
+        audit::record(ctx, ev).await?;
     }
     Ok(read)
 }
@@ -311,7 +311,7 @@ pub async fn reveal(
     let ev = audit::by(ctx, caller, "person.reveal", "person", person.id)
         .reason(Some(purpose.to_owned()))
         .details(json!({"fields": ["id_number", "phone"]}));
-    audit::record(&ctx.pool, ev).await?;
+    audit::record(ctx, ev).await?;
     Ok((person, revealed))
 }
 
@@ -514,7 +514,7 @@ pub async fn government_aid(
     if let Some(action) = action {
         let ev = audit::by(ctx, caller, action, "person", person_id)
             .details(json!({"categories": ["aid_history"], "purpose": purpose}));
-        audit::record(&ctx.pool, ev).await?;
+        audit::record(ctx, ev).await?;
     }
     Ok(rows)
 }

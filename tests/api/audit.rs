@@ -441,3 +441,28 @@ async fn several_sealers_at_once_seal_each_event_exactly_once() {
     let report = verify(&app, &auditor).await;
     assert_eq!(report["intact"], true, "{report}");
 }
+
+#[tokio::test]
+async fn concurrent_audited_reads_each_leave_their_record_committed_before_the_answer() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let p = app
+        .register_person(
+            &daoli,
+            &crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001"),
+        )
+        .await;
+    let path = format!("/api/v1/persons/{}", p["id"].as_str().unwrap());
+    let auditor = app.token("auditor").await;
+    let reads =
+        futures_util::future::join_all((0..40).map(|_| app.get(&path, Some(&auditor)))).await;
+    assert!(reads.iter().all(|r| r.status() == 200));
+    // Every answer was preceded by its own committed record (the writer commits them in groups).
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'person.read'")
+            .await,
+        40
+    );
+    let report = verify(&app, &auditor).await;
+    assert_eq!(report["intact"], true, "{report}");
+}

@@ -393,6 +393,7 @@ impl TestApp {
                 aidbridge::service::ledger::LedgerKeys::from_config(AUDIT_KEY, AUDIT_SIGNING_KEY)
                     .unwrap(),
             ),
+            recorder: None,
         }
     }
 
