@@ -64,33 +64,67 @@ pub struct AuditRow {
     pub details: Value,
 }
 
+/// An event as inserted.
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct EventInsert {
+    id: Uuid,
+    occurred_at: DateTime<Utc>,
+    actor_kind: &'static str,
+    actor_id: Option<Uuid>,
+    actor_organization_id: Option<Uuid>,
+    action: String,
+    entity_type: &'static str,
+    entity_id: Option<Uuid>,
+    ip: Option<String>,
+    request_id: Option<String>,
+    reason: Option<String>,
+    details: Value,
+}
+
+impl From<NewAuditEvent> for EventInsert {
+    fn from(ev: NewAuditEvent) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            // PostgreSQL keeps microseconds; the seal covers what is stored.
+            occurred_at: ev
+                .occurred_at
+                .duration_trunc(TimeDelta::microseconds(1))
+                .unwrap_or(ev.occurred_at),
+            actor_kind: ev.actor_kind,
+            actor_id: ev.actor_id,
+            actor_organization_id: ev.actor_organization_id,
+            action: ev.action,
+            entity_type: ev.entity_type,
+            entity_id: ev.entity_id,
+            ip: ev.ip,
+            request_id: ev.request_id,
+            reason: ev.reason,
+            details: ev.details,
+        }
+    }
+}
+
 /// Appends an event in the transaction of the change it records: a plain insert, so audited
 /// work never waits on other audited work. The sealer chains it once committed.
 pub async fn append(conn: &mut Conn, ev: NewAuditEvent) -> Result<Uuid> {
-    let id = Uuid::now_v7();
-    // PostgreSQL keeps microseconds; the seal covers what is stored.
-    let occurred_at = ev
-        .occurred_at
-        .duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or(ev.occurred_at);
+    let row = EventInsert::from(ev);
+    let id = row.id;
     diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::id.eq(id),
-            audit_events::occurred_at.eq(occurred_at),
-            audit_events::actor_kind.eq(ev.actor_kind),
-            audit_events::actor_id.eq(ev.actor_id),
-            audit_events::actor_organization_id.eq(ev.actor_organization_id),
-            audit_events::action.eq(&ev.action),
-            audit_events::entity_type.eq(ev.entity_type),
-            audit_events::entity_id.eq(ev.entity_id),
-            audit_events::ip.eq(&ev.ip),
-            audit_events::request_id.eq(&ev.request_id),
-            audit_events::reason.eq(&ev.reason),
-            audit_events::details.eq(&ev.details),
-        ))
+        .values(&row)
         .execute(conn)
         .await?;
     Ok(id)
+}
+
+/// Appends many events with one statement (the group commit of standalone events).
+pub async fn append_many(conn: &mut Conn, events: Vec<NewAuditEvent>) -> Result<()> {
+    let rows: Vec<EventInsert> = events.into_iter().map(EventInsert::from).collect();
+    diesel::insert_into(audit_events::table)
+        .values(&rows)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[derive(Debug, Default)]
@@ -209,22 +243,22 @@ pub async fn newest_sealed_seq(conn: &mut Conn) -> Result<i64> {
     Ok(seq.unwrap_or(0))
 }
 
-pub async fn insert_seal(
-    conn: &mut Conn,
-    position: i64,
-    seq: i64,
-    prev_mac: &str,
-    mac: &str,
-    at: DateTime<Utc>,
-) -> Result<()> {
+/// Writes a run of seals with one statement.
+pub async fn insert_seals(conn: &mut Conn, seals: &[SealRow]) -> Result<()> {
+    let rows: Vec<_> = seals
+        .iter()
+        .map(|s| {
+            (
+                audit_seals::position.eq(s.position),
+                audit_seals::seq.eq(s.seq),
+                audit_seals::prev_mac.eq(&s.prev_mac),
+                audit_seals::mac.eq(&s.mac),
+                audit_seals::sealed_at.eq(s.sealed_at),
+            )
+        })
+        .collect();
     diesel::insert_into(audit_seals::table)
-        .values((
-            audit_seals::position.eq(position),
-            audit_seals::seq.eq(seq),
-            audit_seals::prev_mac.eq(prev_mac),
-            audit_seals::mac.eq(mac),
-            audit_seals::sealed_at.eq(at),
-        ))
+        .values(rows)
         .execute(conn)
         .await?;
     Ok(())

@@ -75,9 +75,7 @@ pub async fn record(ctx: &Context, ev: NewAuditEvent) -> Result<()> {
 async fn record_now(pool: &Pool, events: Vec<NewAuditEvent>) -> Result<()> {
     transaction(pool, |conn| {
         Box::pin(async move {
-            for ev in events {
-                audit::append(conn, ev).await?;
-            }
+            audit::append_many(conn, events).await?;
             Ok(())
         })
     })

@@ -94,12 +94,19 @@ pub async fn seal(ctx: &Context) -> Result<usize> {
                 if rows.is_empty() {
                     break;
                 }
+                let mut seals = Vec::with_capacity(rows.len());
                 for r in &rows {
                     position += 1;
                     let mac = seal_mac(&keys.mac_key, position, &prev, &content(r));
-                    audit::insert_seal(conn, position, r.seq, &prev, &mac, now).await?;
-                    prev = mac;
+                    seals.push(audit::SealRow {
+                        position,
+                        seq: r.seq,
+                        prev_mac: std::mem::replace(&mut prev, mac.clone()),
+                        mac,
+                        sealed_at: now,
+                    });
                 }
+                audit::insert_seals(conn, &seals).await?;
                 sealed += rows.len();
                 if (rows.len() as i64) < SEAL_BATCH {
                     break;
