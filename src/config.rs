@@ -12,8 +12,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub pool_size: usize,
     pub workers: Option<usize>,
-    /// HS256 signing secret; generated into the data folder when unset.
-    pub jwt_secret: Option<String>,
+    /// Ed25519 token signing keys, `kid:base64seed[,…]` (first signs, all verify).
+    pub jwt_keys: Option<String>,
     pub token_ttl_seconds: i64,
     /// AES-256-GCM keys for ID numbers and phones, `id:base64,id:base64` (first encrypts).
     pub data_keys: Option<String>,
@@ -133,7 +133,7 @@ impl Config {
                         .map_err(|_| ConfigError(format!("AIDBRIDGE_WORKERS: cannot parse {v:?}")))
                 })
                 .transpose()?,
-            jwt_secret: var("AIDBRIDGE_JWT_SECRET"),
+            jwt_keys: var("AIDBRIDGE_JWT_KEYS"),
             token_ttl_seconds: parsed("AIDBRIDGE_TOKEN_TTL_SECONDS", 900)?,
             data_keys: var("AIDBRIDGE_DATA_KEYS"),
             hmac_key: var("AIDBRIDGE_HMAC_KEY"),
@@ -160,12 +160,9 @@ impl Config {
                 "AIDBRIDGE_TOKEN_TTL_SECONDS must be at least 30".into(),
             ));
         }
-        if let Some(s) = &cfg.jwt_secret {
-            if s.len() < 32 {
-                return Err(ConfigError(
-                    "AIDBRIDGE_JWT_SECRET must be at least 32 characters".into(),
-                ));
-            }
+        if let Some(k) = &cfg.jwt_keys {
+            crate::auth::token::TokenKeys::from_config(k, cfg.token_ttl_seconds)
+                .map_err(ConfigError)?;
         }
         Ok(cfg)
     }
@@ -180,7 +177,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("pool_size", &self.pool_size)
             .field("workers", &self.workers)
-            .field("jwt_secret", &redact(&self.jwt_secret))
+            .field("jwt_keys", &redact(&self.jwt_keys))
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("data_keys", &redact(&self.data_keys))
             .field("hmac_key", &redact(&self.hmac_key))

@@ -85,7 +85,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, mut config: Config) -> Result<(), String> {
-    let keys_missing = config.jwt_secret.is_none()
+    let keys_missing = config.jwt_keys.is_none()
         || config.data_keys.is_none()
         || config.hmac_key.is_none()
         || config.audit_key.is_none()
@@ -94,7 +94,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
     let needs_keys = !matches!(command, Command::Migrate);
     if config.database_url.is_some() && keys_missing && needs_keys && !config.demo {
         return Err(
-            "with DATABASE_URL set, AIDBRIDGE_JWT_SECRET, AIDBRIDGE_DATA_KEYS, \
+            "with DATABASE_URL set, AIDBRIDGE_JWT_KEYS, AIDBRIDGE_DATA_KEYS, \
              AIDBRIDGE_HMAC_KEY, AIDBRIDGE_AUDIT_KEY and AIDBRIDGE_AUDIT_SIGNING_KEY must be configured (the same values on every instance; see \
              .env.example for how to generate them), or pass --demo to use keys generated into \
              the data folder"
@@ -152,7 +152,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             .or_else(|| generated.as_ref().map(|g| fallback(g).clone()))
             .unwrap_or_default()
     };
-    let jwt_secret = pick(&config.jwt_secret, |g| &g.jwt_secret);
+    let jwt_keys = pick(&config.jwt_keys, |g| &g.jwt_keys);
     config.audit_key = Some(pick(&config.audit_key, |g| &g.audit_key));
     config.audit_signing_key = Some(pick(&config.audit_signing_key, |g| &g.audit_signing_key));
     let ledger = aidbridge::service::ledger::LedgerKeys::from_config(
@@ -207,7 +207,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
     let listener =
         TcpListener::bind(&config.bind).map_err(|e| format!("bind {}: {e}", config.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    let keys = TokenKeys::new(jwt_secret.as_bytes(), config.token_ttl_seconds);
+    let keys = TokenKeys::from_config(&jwt_keys, config.token_ttl_seconds)?;
     let workers = config
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));

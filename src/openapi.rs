@@ -64,7 +64,7 @@ fn add_security_schemes(api: &mut Spec) {
 }
 
 /// Operations that never touch the database (no 503).
-const WITHOUT_DATABASE: &[&str] = &["healthz", "metrics"];
+const WITHOUT_DATABASE: &[&str] = &["healthz", "metrics", "jwks", "authorization_server"];
 
 /// Operations whose success answers carry the record's version as `ETag`.
 const VERSIONED: &[&str] = &[

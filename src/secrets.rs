@@ -6,13 +6,12 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::auth::password::random_secret;
 use crate::privacy::DataKeys;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GeneratedSecrets {
     #[serde(default)]
-    pub jwt_secret: String,
+    pub jwt_keys: String,
     /// `AIDBRIDGE_DATA_KEYS` form: `id:base64key`.
     #[serde(default)]
     pub data_keys: String,
@@ -42,8 +41,8 @@ pub fn load_or_generate(data_dir: &Path) -> Result<GeneratedSecrets, String> {
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let mut changed = false;
-    if secrets.jwt_secret.is_empty() {
-        secrets.jwt_secret = random_secret();
+    if secrets.jwt_keys.is_empty() {
+        secrets.jwt_keys = crate::auth::token::TokenKeys::generate_config();
         changed = true;
     }
     let (keys, hmac) = DataKeys::generate_config();
@@ -129,7 +128,7 @@ mod tests {
         .expect("write");
         let second = load_or_generate(&d).expect("loaded");
         assert_eq!(second.data_keys, first.data_keys);
-        assert_eq!(second.jwt_secret, first.jwt_secret);
+        assert_eq!(second.jwt_keys, first.jwt_keys);
         assert!(!second.hmac_key.is_empty());
         let _ = fs::remove_dir_all(&d);
     }

@@ -8,7 +8,11 @@ use super::AppState;
 use crate::error::ApiError;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(healthz).service(readyz).service(metrics);
+    cfg.service(healthz)
+        .service(readyz)
+        .service(metrics)
+        .service(jwks)
+        .service(authorization_server);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -44,6 +48,39 @@ async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiE
     Ok(web::Json(Readiness {
         status: "ready",
         migration,
+    }))
+}
+
+/// The public keys that verify access tokens (JWKS, RFC 7517; Ed25519 keys as in RFC 8037).
+#[utoipa::path(tag = "auth", responses(
+    (status = 200, description = "JSON Web Key Set", content_type = "application/jwk-set+json", body = Object),
+))]
+#[get("/.well-known/jwks.json")]
+async fn jwks(keys: web::Data<crate::auth::token::TokenKeys>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/jwk-set+json")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "max-age=300"))
+        .json(keys.jwks())
+}
+
+/// OAuth 2.0 authorization server metadata (RFC 8414): where tokens come from and how they
+/// are verified. URLs are relative to this server.
+#[utoipa::path(tag = "auth", responses(
+    (status = 200, description = "Server metadata", body = Object),
+))]
+#[get("/.well-known/oauth-authorization-server")]
+async fn authorization_server(req: actix_web::HttpRequest) -> HttpResponse {
+    let info = req.connection_info();
+    let base = format!("{}://{}", info.scheme(), info.host());
+    HttpResponse::Ok().json(serde_json::json!({
+        "issuer": crate::auth::token::ISSUER,
+        "token_endpoint": format!("{base}/api/v1/auth/token"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "grant_types_supported": ["password", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "response_types_supported": [],
+        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
+        "service_documentation": format!("{base}/swagger-ui/"),
     }))
 }
 

@@ -263,9 +263,12 @@ async fn missing_expired_and_tampered_tokens_are_rejected_with_401() {
         "invalid_token"
     );
 
-    // Signed with another key.
-    let other =
-        aidbridge::auth::token::TokenKeys::new(b"another-secret-another-secret-another", 900);
+    // Signed with another key under the same key id.
+    let other = aidbridge::auth::token::TokenKeys::from_config(
+        "test:YW5vdGhlci1zZWVkLWFub3RoZXItc2VlZC0zMmJ5dGU=",
+        900,
+    )
+    .unwrap();
     let foreign = other.sign(&claims_with_future_exp(claims)).unwrap();
     assert_eq!(
         problem(app.get("/api/v1/me", Some(&foreign)).await, 401).await["code"],
@@ -486,4 +489,44 @@ async fn a_password_hashed_with_older_parameters_is_rehashed_at_sign_in() {
         .await,
         1
     );
+}
+
+#[tokio::test]
+async fn other_systems_verify_tokens_with_the_published_keys() {
+    let app = spawn_app().await;
+    let token = app.token("harbin.ca").await;
+    let meta: Value = app
+        .get("/.well-known/oauth-authorization-server", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], "aidbridge");
+    assert!(meta["jwks_uri"]
+        .as_str()
+        .unwrap()
+        .ends_with("/.well-known/jwks.json"));
+    let set: jsonwebtoken::jwk::JwkSet = app
+        .get("/.well-known/jwks.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    let jwk = set
+        .find(header.kid.as_deref().unwrap())
+        .expect("the signing key is published");
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    v.set_issuer(&["aidbridge"]);
+    v.set_audience(&["aidbridge-api"]);
+    v.validate_exp = false;
+    let claims = jsonwebtoken::decode::<Claims>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &v,
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(claims.region, "2301");
 }

@@ -27,7 +27,7 @@ pub fn data_keys() -> aidbridge::privacy::DataKeys {
     aidbridge::privacy::DataKeys::from_config(DATA_KEYS, HMAC_KEY).unwrap()
 }
 
-pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const JWT_KEYS: &str = "test:dGVzdC10b2tlbi1zaWduaW5nLXNlZWQtMzItYnl0ZXM=";
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 pub const DEMO_PASSWORD: &str = seed::DEMO_PASSWORD;
 
@@ -203,7 +203,7 @@ pub fn test_config(db_url: &str) -> Config {
         data_dir: std::env::temp_dir().join("aidbridge-test-data"),
         pool_size: 4,
         workers: Some(1),
-        jwt_secret: Some(JWT_SECRET.into()),
+        jwt_keys: Some(JWT_KEYS.into()),
         token_ttl_seconds: 900,
         data_keys: Some(DATA_KEYS.into()),
         hmac_key: Some(HMAC_KEY.into()),
@@ -310,7 +310,7 @@ pub async fn spawn_server(config: Config, db_name: String, db_url: String) -> Te
         .clone()
         .unwrap_or_else(|| db_url.clone());
     let pool = db::build_pool(&pool_url, config.pool_size).unwrap();
-    let keys = TokenKeys::new(JWT_SECRET.as_bytes(), config.token_ttl_seconds);
+    let keys = TokenKeys::from_config(JWT_KEYS, config.token_ttl_seconds).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let app = Application::build(
