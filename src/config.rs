@@ -15,6 +15,8 @@ pub struct Config {
     /// Ed25519 token signing keys, `kid:base64seed[,…]` (first signs, all verify).
     pub jwt_keys: Option<String>,
     pub token_ttl_seconds: i64,
+    /// How long a refresh token of the password grant lasts (each is used once).
+    pub refresh_ttl_seconds: i64,
     /// AES-256-GCM keys for ID numbers and phones, `id:base64,id:base64` (first encrypts).
     pub data_keys: Option<String>,
     /// HMAC-SHA256 key (base64) for the ID-number lookup hash.
@@ -135,6 +137,7 @@ impl Config {
                 .transpose()?,
             jwt_keys: var("AIDBRIDGE_JWT_KEYS"),
             token_ttl_seconds: parsed("AIDBRIDGE_TOKEN_TTL_SECONDS", 900)?,
+            refresh_ttl_seconds: parsed("AIDBRIDGE_REFRESH_TTL_SECONDS", 12 * 3600)?,
             data_keys: var("AIDBRIDGE_DATA_KEYS"),
             hmac_key: var("AIDBRIDGE_HMAC_KEY"),
             audit_key: var("AIDBRIDGE_AUDIT_KEY"),

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod needs;
 pub mod organizations;
 pub mod persons;
+pub mod refresh;
 pub mod schema;
 pub mod throttle;
 pub mod types;

@@ -216,3 +216,16 @@ diesel::table! {
 
 diesel::joinable!(audit_seals -> audit_events (seq));
 diesel::allow_tables_to_appear_in_same_query!(audit_seals, audit_events, audit_checkpoints);
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Uuid,
+        family_id -> Uuid,
+        user_id -> Uuid,
+        token_hash -> Text,
+        issued_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}

@@ -5,12 +5,15 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Context, Error, RequestMeta, Result};
+use chrono::Duration;
+use sha2::{Digest, Sha256};
+
+use super::{audit, transaction, Context, Error, RequestMeta, Result};
 use crate::auth::password::{self, Verified};
 use crate::auth::token::TokenKeys;
 use crate::auth::{Caller, PrincipalKind};
 use crate::db::organizations::OrganizationRow;
-use crate::db::{organizations, throttle, users};
+use crate::db::{organizations, refresh, throttle, users};
 use crate::domain::organization::OrganizationStatus;
 use crate::domain::role::Role;
 
@@ -31,6 +34,8 @@ pub enum Outcome {
         access_token: String,
         roles: Vec<Role>,
         expires_in: i64,
+        /// For people (the password grant): a one-time token for the next access token.
+        refresh_token: Option<String>,
     },
     /// Wrong name or secret, disabled, or its organisation suspended: one answer for all.
     Refused,
@@ -208,11 +213,111 @@ pub async fn sign_in(
             now,
         )
         .map_err(Error::internal)?;
+    let refresh_token = match principal.kind {
+        PrincipalKind::User => {
+            Some(new_refresh_token(ctx, &mut conn, Uuid::now_v7(), principal.id, now).await?)
+        }
+        PrincipalKind::Client => None,
+    };
     Ok(Outcome::Issued {
         access_token,
         roles: principal.roles,
         expires_in: keys.ttl_seconds,
+        refresh_token,
     })
+}
+
+fn refresh_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Makes a refresh token of `family` for a user; only its hash is stored.
+async fn new_refresh_token(
+    ctx: &Context,
+    conn: &mut crate::db::Conn,
+    family: Uuid,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let token = password::random_secret();
+    let until = now + Duration::seconds(ctx.config.refresh_ttl_seconds);
+    refresh::insert(conn, family, user, &refresh_hash(&token), now, until).await?;
+    Ok(token)
+}
+
+/// The refresh-token grant: each refresh token works once and is replaced by a new one of its
+/// family. A token presented twice (stolen, or replayed) revokes the whole family, recorded.
+pub async fn refresh(ctx: &Context, keys: &TokenKeys, token: &str) -> Result<Outcome> {
+    let now = ctx.clock.now();
+    let hash = refresh_hash(token);
+    let (ctx2, keys2) = (ctx.clone(), keys.clone());
+    let reuse = audit::anonymous(
+        ctx,
+        "system",
+        &RequestMeta::default(),
+        "auth.refresh_reuse",
+        "user",
+        None,
+    );
+    transaction(&ctx.pool, |conn| {
+        Box::pin(async move {
+            let Some(row) = refresh::find_for_update(conn, &hash).await? else {
+                return Ok(Outcome::Refused);
+            };
+            if row.revoked_at.is_some() || row.expires_at <= now {
+                return Ok(Outcome::Refused);
+            }
+            if row.used_at.is_some() || !refresh::mark_used(conn, row.id, now).await? {
+                let n = refresh::revoke_family(conn, row.family_id, now).await?;
+                let mut ev =
+                    reuse.details(serde_json::json!({"family_id": row.family_id, "revoked": n}));
+                ev.entity_id = Some(row.user_id);
+                audit::append(conn, ev).await?;
+                return Ok(Outcome::Refused);
+            }
+            let Some(user) = users::find_user(conn, row.user_id).await? else {
+                return Ok(Outcome::Refused);
+            };
+            let org = organizations::find(conn, user.organization_id).await?;
+            if !user.enabled || !is_active(&org) {
+                return Ok(Outcome::Refused);
+            }
+            let roles: Vec<String> = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
+            let access_token = keys2
+                .issue(
+                    user.id,
+                    "user",
+                    user.organization_id,
+                    roles,
+                    user.region_code.clone(),
+                    now,
+                )
+                .map_err(Error::internal)?;
+            let next = new_refresh_token(&ctx2, conn, row.family_id, user.id, now).await?;
+            Ok(Outcome::Issued {
+                access_token,
+                roles: user.roles,
+                expires_in: keys2.ttl_seconds,
+                refresh_token: Some(next),
+            })
+        })
+    })
+    .await
+}
+
+/// Revokes a refresh token's family (RFC 7009). Unknown tokens are not an error.
+pub async fn revoke(ctx: &Context, token: &str) -> Result<()> {
+    let now = ctx.clock.now();
+    let hash = refresh_hash(token);
+    transaction(&ctx.pool, |conn| {
+        Box::pin(async move {
+            if let Some(row) = refresh::find_for_update(conn, &hash).await? {
+                refresh::revoke_family(conn, row.family_id, now).await?;
+            }
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// Who the caller is: its name, display name and organisation.

@@ -530,3 +530,86 @@ async fn other_systems_verify_tokens_with_the_published_keys() {
     .claims;
     assert_eq!(claims.region, "2301");
 }
+
+async fn refresh(app: &crate::helpers::TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/token"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_replayed_one_revokes_its_family() {
+    let app = spawn_app().await;
+    let first: Value = app
+        .try_token("daoli.ca", DEMO_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    let next: Value = refresh(&app, &r1).await.json().await.unwrap();
+    let r2 = next["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2);
+    let access = next["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/api/v1/me", Some(access)).await.status(), 200);
+    // r1 again: a replay. It fails, and so does r2 from now on (the family is revoked).
+    let res = refresh(&app, &r1).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(refresh(&app, &r2).await.status(), 400);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'auth.refresh_reuse'")
+            .await,
+        1
+    );
+    // Clients get no refresh token; an unknown one is invalid_grant.
+    assert_eq!(refresh(&app, "no-such-token").await.status(), 400);
+    // Only hashes are stored.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM refresh_tokens WHERE token_hash = '{r2}'"
+        ))
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_or_disabled_users_refresh_token_no_longer_works() {
+    let app = spawn_app().await;
+    let first: Value = app
+        .try_token("daoli.ca", DEMO_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/revoke"))
+        .form(&[("token", r1.as_str()), ("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(refresh(&app, &r1).await.status(), 400);
+
+    let second: Value = app
+        .try_token("harbin.ca", DEMO_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.exec("UPDATE users SET enabled = false WHERE username = 'harbin.ca'")
+        .await
+        .unwrap();
+    assert_eq!(
+        refresh(&app, second["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        400
+    );
+}

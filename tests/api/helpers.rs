@@ -205,6 +205,7 @@ pub fn test_config(db_url: &str) -> Config {
         workers: Some(1),
         jwt_keys: Some(JWT_KEYS.into()),
         token_ttl_seconds: 900,
+        refresh_ttl_seconds: 3600,
         data_keys: Some(DATA_KEYS.into()),
         hmac_key: Some(HMAC_KEY.into()),
         audit_key: Some(AUDIT_KEY.into()),

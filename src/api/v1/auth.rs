@@ -17,7 +17,7 @@ use crate::service::sign_in::{self, Credentials, Outcome};
 use crate::service::RequestMeta;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(issue_token).service(me);
+    cfg.service(issue_token).service(revoke_token).service(me);
 }
 
 /// The OAuth 2.0 grants this server issues tokens for.
@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub enum GrantType {
     Password,
     ClientCredentials,
+    RefreshToken,
 }
 
 /// Token request (RFC 6749 §4.3 / §4.4), form-encoded (the same fields as JSON are accepted too).
@@ -39,6 +40,8 @@ pub struct TokenRequest {
     pub password: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// With `grant_type=refresh_token`.
+    pub refresh_token: Option<String>,
     /// Accepted and ignored: a token carries the principal's roles.
     pub scope: Option<String>,
 }
@@ -54,6 +57,10 @@ pub struct TokenResponse {
     /// The roles the token carries, space-separated.
     #[schema(example = "civil_affairs")]
     pub scope: String,
+    /// Password grant only: use once with `grant_type=refresh_token` for the next access token
+    /// (a new refresh token comes with it; presenting one twice revokes them all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// Error response (RFC 6749 §5.2).
@@ -160,6 +167,22 @@ async fn issue_token(
     let via_basic = basic_credentials(&req);
     match tr.grant_type.as_deref() {
         Some("password") => password_grant(&state, &keys, &tr, &meta).await,
+        Some("refresh_token") => match tr.refresh_token.as_deref() {
+            Some(t) if plausible_name(t) => {
+                let failure = GrantFailure {
+                    status: StatusCode::BAD_REQUEST,
+                    error: "invalid_grant",
+                    description: "the refresh token is not valid",
+                };
+                let outcome = sign_in::refresh(&state.ctx, &keys, t).await?;
+                Ok(answer(&state, outcome, failure))
+            }
+            _ => Ok(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "refresh_token is required",
+            )),
+        },
         Some("client_credentials") => {
             if let Some((id, secret)) = via_basic.clone() {
                 tr.client_id = Some(id);
@@ -170,7 +193,7 @@ async fn issue_token(
         Some(_) => Ok(oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "grant_type must be password or client_credentials",
+            "grant_type must be password, client_credentials or refresh_token",
         )),
         None => Ok(oauth_error(
             StatusCode::BAD_REQUEST,
@@ -194,12 +217,19 @@ async fn grant(
     meta: &RequestMeta,
     failure: GrantFailure,
 ) -> Result<HttpResponse, ApiError> {
-    match sign_in::sign_in(&state.ctx, keys, creds, meta).await? {
+    let outcome = sign_in::sign_in(&state.ctx, keys, creds, meta).await?;
+    Ok(answer(state, outcome, failure))
+}
+
+/// The OAuth answer for a sign-in outcome.
+fn answer(state: &AppState, outcome: Outcome, failure: GrantFailure) -> HttpResponse {
+    match outcome {
         Outcome::Issued {
             access_token,
             roles,
             expires_in,
-        } => Ok(HttpResponse::Ok()
+            refresh_token,
+        } => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))
             .json(TokenResponse {
@@ -211,16 +241,12 @@ async fn grant(
                     .map(|r| r.as_str())
                     .collect::<Vec<_>>()
                     .join(" "),
-            })),
-        Outcome::Refused => Ok(oauth_error(
-            failure.status,
-            failure.error,
-            failure.description,
-        )),
-        Outcome::LockedOut { until } => Ok(locked_out(
-            (until - state.ctx.clock.now()).num_seconds(),
-            failure.error,
-        )),
+                refresh_token,
+            }),
+        Outcome::Refused => oauth_error(failure.status, failure.error, failure.description),
+        Outcome::LockedOut { until } => {
+            locked_out((until - state.ctx.clock.now()).num_seconds(), failure.error)
+        }
     }
 }
 
@@ -297,6 +323,50 @@ async fn client_grant(
         failure,
     )
     .await
+}
+
+/// Token revocation request (RFC 7009).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RevokeRequest {
+    /// A refresh token; its whole family is revoked.
+    pub token: Option<String>,
+    /// `refresh_token` (access tokens expire on their own within minutes).
+    pub token_type_hint: Option<String>,
+}
+
+/// Revoke a refresh token (RFC 7009, 注销刷新令牌): the token and every token rotated from the
+/// same sign-in stop working. Answers 200 also for unknown tokens, as the RFC asks.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content((RevokeRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Revoked (or nothing to revoke)"),
+        (status = 400, description = "invalid_request", body = OAuthError),
+        (status = 413, description = "Body too large"),
+    )
+)]
+#[post("/auth/revoke")]
+async fn revoke_token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, &mut payload.into_inner(), 64 * 1024).await?;
+    let parsed: Option<RevokeRequest> = serde_urlencoded::from_bytes(&body).ok();
+    let Some(token) = parsed
+        .and_then(|r| r.token)
+        .filter(|t| !t.is_empty() && plausible_name(t))
+    else {
+        return Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send the token to revoke as a form field `token`",
+        ));
+    };
+    sign_in::revoke(&state.ctx, &token).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
