@@ -93,14 +93,15 @@ pub struct Recorder {
 
 /// Events committed together at most.
 const BATCH: usize = 256;
-/// Writers committing at once: their WAL flushes overlap, so one slow flush holds up a quarter
-/// of the queue, not all of it.
+/// Writers committing at once, at most: their WAL flushes overlap, so one slow flush holds up a
+/// part of the queue, not all of it. Each keeps a connection: at most a quarter of the pool.
 const WRITERS: usize = 4;
 
 impl Recorder {
     /// Starts the writers on the current runtime.
     pub fn start(pool: Pool) -> Self {
-        let queues = (0..WRITERS).map(|_| Self::writer(pool.clone())).collect();
+        let writers = (pool.status().max_size / 4).clamp(1, WRITERS);
+        let queues = (0..writers).map(|_| Self::writer(pool.clone())).collect();
         Self {
             queues: std::sync::Arc::new(queues),
             next: Default::default(),
@@ -110,6 +111,9 @@ impl Recorder {
     fn writer(pool: Pool) -> tokio::sync::mpsc::Sender<Waiting> {
         let (queue, mut rx) = tokio::sync::mpsc::channel::<Waiting>(4 * BATCH);
         tokio::spawn(async move {
+            // The writer keeps its connection: queuing for the shared pool behind the very
+            // requests that wait for it would delay every record.
+            let mut held: Option<crate::db::Pooled> = None;
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
                 while batch.len() < BATCH {
@@ -119,7 +123,23 @@ impl Recorder {
                     }
                 }
                 let (events, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                let outcome = record_now(&pool, events).await;
+                let outcome = match held.take() {
+                    Some(c) => Ok(c),
+                    None => crate::db::connect(&pool).await.map_err(super::Error::from),
+                };
+                let outcome = match outcome {
+                    Ok(mut conn) => {
+                        let done = audit::append_many(&mut conn, events)
+                            .await
+                            .map_err(super::Error::from);
+                        // A connection that failed is not kept: the next group takes a fresh one.
+                        if done.is_ok() {
+                            held = Some(conn);
+                        }
+                        done
+                    }
+                    Err(e) => Err(e),
+                };
                 for w in waiters {
                     let answer = match &outcome {
                         Ok(()) => Ok(()),
