@@ -292,21 +292,25 @@ pub fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<std
     if !is_trusted(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<std::net::IpAddr> = req
+    let hops: Vec<String> = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse().ok())
+        .map(|a| a.trim().to_owned())
         .collect();
-    Some(
-        forwarded
-            .iter()
-            .rev()
-            .find(|ip| !is_trusted(ip))
-            .copied()
-            .unwrap_or(peer),
-    )
+    // From the nearest hop outwards: the first that is not a trusted proxy is the client. A hop
+    // that cannot be read ends the walk at the last trusted one: skipping it would let an
+    // address the client wrote further left stand in for its own.
+    let mut nearest = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => nearest = ip,
+            Ok(ip) => return Some(ip),
+            Err(_) => return Some(nearest),
+        }
+    }
+    Some(nearest)
 }
 
 impl FromRequest for RequestMeta {

@@ -317,6 +317,20 @@ pub async fn checkpoints(conn: &mut Conn, limit: i64) -> Result<Vec<CheckpointRo
         .map_err(Into::into)
 }
 
+/// The oldest event appended before `before` that has no seal, if any.
+pub async fn unsealed_before(conn: &mut Conn, before: DateTime<Utc>) -> Result<Option<i64>> {
+    audit_events::table
+        .left_join(audit_seals::table)
+        .filter(audit_seals::seq.is_null())
+        .filter(audit_events::occurred_at.lt(before))
+        .select(audit_events::seq)
+        .order(audit_events::seq.asc())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
 /// Events that exist but have no seal (waiting for the sealer, or removed seals).
 pub async fn unsealed_count(conn: &mut Conn) -> Result<i64> {
     audit_events::table

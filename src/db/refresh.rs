@@ -68,6 +68,19 @@ pub async fn mark_used(conn: &mut Conn, id: Uuid, at: DateTime<Utc>) -> Result<b
     Ok(n == 1)
 }
 
+/// Revokes every live refresh token of a user (a new password, a disabled account).
+pub async fn revoke_user(conn: &mut Conn, user_id: Uuid, at: DateTime<Utc>) -> Result<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(at))
+    .execute(conn)
+    .await
+    .map_err(Into::into)
+}
+
 /// Revokes every token of a family still alive.
 pub async fn revoke_family(conn: &mut Conn, family_id: Uuid, at: DateTime<Utc>) -> Result<usize> {
     diesel::update(

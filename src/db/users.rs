@@ -103,19 +103,30 @@ pub async fn update_user(
         .map_err(Into::into)
 }
 
-pub async fn set_password_hash(conn: &mut Conn, id: Uuid, hash: &str) -> Result<()> {
-    diesel::update(users::table.find(id))
+/// Replaces the hash only if it is still `old` (a password changed meanwhile stays changed).
+pub async fn set_password_hash(conn: &mut Conn, id: Uuid, old: &str, hash: &str) -> Result<()> {
+    diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
         .set(users::password_hash.eq(hash))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-pub async fn set_client_secret_hash(conn: &mut Conn, id: Uuid, hash: &str) -> Result<()> {
-    diesel::update(api_clients::table.find(id))
-        .set(api_clients::secret_hash.eq(hash))
-        .execute(conn)
-        .await?;
+/// Replaces the hash only if it is still `old`.
+pub async fn set_client_secret_hash(
+    conn: &mut Conn,
+    id: Uuid,
+    old: &str,
+    hash: &str,
+) -> Result<()> {
+    diesel::update(
+        api_clients::table
+            .find(id)
+            .filter(api_clients::secret_hash.eq(old)),
+    )
+    .set(api_clients::secret_hash.eq(hash))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -129,7 +129,7 @@ impl Recorder {
                 };
                 let outcome = match outcome {
                     Ok(mut conn) => {
-                        let done = audit::append_many(&mut conn, events)
+                        let done = audit::append_many(&mut conn, events.clone())
                             .await
                             .map_err(super::Error::from);
                         // A connection that failed is not kept: the next group takes a fresh one.
@@ -140,6 +140,13 @@ impl Recorder {
                     }
                     Err(e) => Err(e),
                 };
+                if outcome.is_err() && events.len() > 1 {
+                    // One bad event must not fail its neighbours: each on its own, then.
+                    for (ev, w) in events.into_iter().zip(waiters) {
+                        let _ = w.send(record_now(&pool, vec![ev]).await);
+                    }
+                    continue;
+                }
                 for w in waiters {
                     let answer = match &outcome {
                         Ok(()) => Ok(()),

@@ -151,7 +151,8 @@ pub struct Broken {
     pub seq: Option<i64>,
     /// `prev_mismatch` (a seal before it was removed or altered), `mac_mismatch` (the event or
     /// its seal was altered), `event_missing`, `position_gap`, `truncated` (the chain is
-    /// shorter than a signed checkpoint), `checkpoint_mismatch` or `checkpoint_signature`.
+    /// shorter than a signed checkpoint), `checkpoint_mismatch`, `checkpoint_signature` or
+    /// `unsealed_event` (no seal covers an event older than a minute).
     pub problem: &'static str,
 }
 
@@ -187,6 +188,9 @@ pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
     seal(ctx).await?;
     let keys = &ctx.ledger;
     let mut conn = crate::db::connect(&ctx.pool).await?;
+    // The checkpoint first: seals committed while the walk runs only lengthen the chain, so
+    // they cannot make an intact ledger look cut back.
+    let checkpoint = audit::checkpoints(&mut conn, 1).await?.into_iter().next();
     let mut prev = GENESIS.to_owned();
     let mut position = 0i64;
     let mut checked = 0u64;
@@ -229,7 +233,6 @@ pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
             position = seal.position;
         }
     }
-    let checkpoint = audit::checkpoints(&mut conn, 1).await?.into_iter().next();
     if broken.is_none() {
         if let Some(c) = &checkpoint {
             let problem = if !verify_checkpoint(keys, c) {
@@ -250,6 +253,19 @@ pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
         }
     }
     let unsealed = audit::unsealed_count(&mut conn).await?;
+    // An event the sealer has had time to chain but did not (committed far behind the others,
+    // or inserted around the application) is itself a finding.
+    if broken.is_none() {
+        let stale =
+            audit::unsealed_before(&mut conn, ctx.clock.now() - Duration::minutes(1)).await?;
+        if let Some(seq) = stale {
+            broken = Some(Broken {
+                position,
+                seq: Some(seq),
+                problem: "unsealed_event",
+            });
+        }
+    }
     Ok(LedgerReport {
         checked,
         first_broken: broken,

@@ -310,6 +310,9 @@ pub async fn update_user(
         check_roles(org.kind, roles, &mut errors);
     }
     Error::check(errors)?;
+    let now = ctx.clock.now();
+    let ends_sessions =
+        update.password.is_some() || update.enabled == Some(false) || update.roles.is_some();
     let password_changed = update.password.is_some();
     let password_hash = match update.password {
         Some(p) => Some(hash_secret(p).await?),
@@ -338,6 +341,11 @@ pub async fn update_user(
             let row = users::update_user(conn, user_id, &changes, user.version)
                 .await?
                 .ok_or_else(|| lost_update(if_match.as_ref()))?;
+            // A new password, a disabled account or other roles end every sign-in's refresh
+            // tokens (a stolen one must not outlive a password reset).
+            if ends_sessions {
+                crate::db::refresh::revoke_user(conn, user_id, now).await?;
+            }
             audit::append(conn, ev).await?;
             Ok(row)
         })

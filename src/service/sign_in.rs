@@ -191,10 +191,17 @@ pub async fn sign_in(
             .map_err(Error::internal)?;
         match principal.kind {
             PrincipalKind::User => {
-                users::set_password_hash(&mut conn, principal.id, &fresh).await?
+                users::set_password_hash(&mut conn, principal.id, &principal.secret_hash, &fresh)
+                    .await?
             }
             PrincipalKind::Client => {
-                users::set_client_secret_hash(&mut conn, principal.id, &fresh).await?
+                users::set_client_secret_hash(
+                    &mut conn,
+                    principal.id,
+                    &principal.secret_hash,
+                    &fresh,
+                )
+                .await?
             }
         }
     }
@@ -247,18 +254,17 @@ async fn new_refresh_token(
 
 /// The refresh-token grant: each refresh token works once and is replaced by a new one of its
 /// family. A token presented twice (stolen, or replayed) revokes the whole family, recorded.
-pub async fn refresh(ctx: &Context, keys: &TokenKeys, token: &str) -> Result<Outcome> {
+pub async fn refresh(
+    ctx: &Context,
+    keys: &TokenKeys,
+    token: &str,
+    from: &RequestMeta,
+) -> Result<Outcome> {
     let now = ctx.clock.now();
     let hash = refresh_hash(token);
     let (ctx2, keys2) = (ctx.clone(), keys.clone());
-    let reuse = audit::anonymous(
-        ctx,
-        "system",
-        &RequestMeta::default(),
-        "auth.refresh_reuse",
-        "user",
-        None,
-    );
+    // Whoever presents a used token may be the thief: their address goes on record.
+    let reuse = audit::anonymous(ctx, "system", from, "auth.refresh_reuse", "user", None);
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let Some(row) = refresh::find_for_update(conn, &hash).await? else {

@@ -409,6 +409,27 @@ async fn x_forwarded_for_is_believed_only_from_trusted_proxies() {
             .await,
         1
     );
+    // An unreadable hop ends the walk at the nearest trusted one: what the client wrote further
+    // left cannot stand in for its address.
+    let other = crate::helpers::person_body(
+        &crate::helpers::resident_id("23010219800101123"),
+        "230102001001",
+    );
+    let res = app
+        .client
+        .post(app.url("/api/v1/persons"))
+        .bearer_auth(&daoli)
+        .header("x-forwarded-for", "198.51.100.9, not-an-address, 127.0.0.2")
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'person.create' AND ip = '127.0.0.2'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]

@@ -613,3 +613,45 @@ async fn a_revoked_or_disabled_users_refresh_token_no_longer_works() {
         400
     );
 }
+
+#[tokio::test]
+async fn a_new_password_ends_every_refresh_token_of_the_user() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let first: Value = app
+        .try_token("daoli.ca", DEMO_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let org = app.org_id("哈尔滨市道里区民政局").await;
+    let users: Value = app
+        .get(&format!("/api/v1/organizations/{org}/users"), Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "daoli.ca")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .patch(
+            &format!("/api/v1/organizations/{org}/users/{id}"),
+            Some(&admin),
+            &json!({"password": "a-brand-new-passphrase"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        refresh(&app, first["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        400
+    );
+}

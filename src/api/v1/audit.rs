@@ -170,7 +170,8 @@ pub struct BrokenLink {
     /// The event sealed there, when known.
     pub seq: Option<i64>,
     /// `prev_mismatch`, `mac_mismatch`, `event_missing`, `position_gap`, `truncated`,
-    /// `checkpoint_mismatch` or `checkpoint_signature`.
+    /// `checkpoint_mismatch`, `checkpoint_signature` or `unsealed_event` (an event older than a
+    /// minute that no seal covers).
     pub problem: String,
 }
 

@@ -174,7 +174,7 @@ async fn issue_token(
                     error: "invalid_grant",
                     description: "the refresh token is not valid",
                 };
-                let outcome = sign_in::refresh(&state.ctx, &keys, t).await?;
+                let outcome = sign_in::refresh(&state.ctx, &keys, t, &meta).await?;
                 Ok(answer(&state, outcome, failure))
             }
             _ => Ok(oauth_error(
