@@ -24,6 +24,9 @@ type Standing = (bool, DateTime<Utc>);
 #[derive(Clone, Default)]
 pub struct StandingCache {
     entries: Arc<Mutex<HashMap<Uuid, Standing>>>,
+    /// Bumped by every `forget`: a standing read from the database before a change committed
+    /// must not be cached after that change was forgotten.
+    forgotten: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StandingCache {
@@ -35,8 +38,16 @@ impl StandingCache {
             .map(|(ok, _)| *ok)
     }
 
-    fn put(&self, id: Uuid, ok: bool, now: DateTime<Utc>) {
+    fn generation(&self) -> u64 {
+        self.forgotten.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Caches a standing read at `generation`, unless something was forgotten since.
+    fn put(&self, id: Uuid, ok: bool, now: DateTime<Utc>, generation: u64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation() != generation {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
@@ -46,6 +57,8 @@ impl StandingCache {
     /// Forgets what is known of a principal or organisation (after a change to it).
     pub fn forget(&self, id: Uuid) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.forgotten
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         entries.remove(&id);
     }
 }
@@ -71,6 +84,7 @@ pub async fn ensure(ctx: &Context, caller: &Caller) -> Result<()> {
     if principal.is_some() && org.is_some() {
         return Ok(());
     }
+    let generation = cache.generation();
     let mut conn = crate::db::connect(&ctx.pool).await?;
     let principal_ok = match caller.kind {
         PrincipalKind::User => users::find_user(&mut conn, caller.id)
@@ -83,11 +97,36 @@ pub async fn ensure(ctx: &Context, caller: &Caller) -> Result<()> {
     let org_ok = organizations::find(&mut conn, caller.organization_id)
         .await?
         .is_some_and(|o| o.status == OrganizationStatus::Active);
-    cache.put(caller.id, principal_ok, now);
-    cache.put(caller.organization_id, org_ok, now);
+    cache.put(caller.id, principal_ok, now, generation);
+    cache.put(caller.organization_id, org_ok, now, generation);
     if principal_ok && org_ok {
         Ok(())
     } else {
         Err(revoked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_standing_read_before_a_change_is_not_cached_after_it_is_forgotten() {
+        let cache = StandingCache::default();
+        let (id, now) = (Uuid::new_v4(), Utc::now());
+        // A request reads "enabled" from the database…
+        let seen = cache.generation();
+        // …meanwhile the account is disabled and forgotten…
+        cache.forget(id);
+        // …and the request's stale answer is not kept.
+        cache.put(id, true, now, seen);
+        assert_eq!(cache.get(id, now), None);
+        let fresh = cache.generation();
+        cache.put(id, false, now, fresh);
+        assert_eq!(cache.get(id, now), Some(false));
+        assert_eq!(
+            cache.get(id, now + Duration::seconds(TTL_SECONDS + 1)),
+            None
+        );
     }
 }
