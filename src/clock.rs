@@ -62,13 +62,22 @@ mod tests {
 
     #[test]
     fn a_settable_clock_moves_only_when_told() {
-        let start = Utc.with_ymd_and_hms(2026, 3, 1, 15, 59, 0).unwrap();
+        let start = Utc
+            .with_ymd_and_hms(2026, 3, 1, 15, 59, 0)
+            .single()
+            .expect("valid test value");
         let clock = Clock::settable(start);
         assert_eq!(clock.now(), start);
         // 23:59 in Shanghai: still 1 March there.
-        assert_eq!(clock.today(), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(
+            clock.today(),
+            NaiveDate::from_ymd_opt(2026, 3, 1).expect("valid test value")
+        );
         assert!(clock.advance(Duration::minutes(1)));
-        assert_eq!(clock.today(), NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+        assert_eq!(
+            clock.today(),
+            NaiveDate::from_ymd_opt(2026, 3, 2).expect("valid test value")
+        );
     }
 
     #[test]

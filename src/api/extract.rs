@@ -273,12 +273,11 @@ impl<T: DeserializeOwned + Validate> FromRequest for QueryParams<T> {
 pub struct RequestId(pub String);
 
 fn request_meta(req: &HttpRequest) -> RequestMeta {
-    let trusted = req
-        .app_data::<web::Data<crate::api::AppState>>()
-        .map(|s| s.ctx.config.trusted_proxies.clone())
-        .unwrap_or_default();
+    // Borrowed, not copied: this runs on every authenticated request.
+    let state = req.app_data::<web::Data<crate::api::AppState>>();
+    let trusted = state.map_or(&[][..], |s| s.ctx.config.trusted_proxies.as_slice());
     RequestMeta {
-        ip: client_address(req, &trusted).map(|ip| ip.to_string()),
+        ip: client_address(req, trusted).map(|ip| ip.to_string()),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
     }
 }

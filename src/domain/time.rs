@@ -19,15 +19,21 @@ mod tests {
 
     #[test]
     fn the_local_date_turns_at_sixteen_hundred_utc() {
-        let before = Utc.with_ymd_and_hms(2025, 12, 31, 15, 59, 59).unwrap();
-        let after = Utc.with_ymd_and_hms(2025, 12, 31, 16, 0, 0).unwrap();
+        let before = Utc
+            .with_ymd_and_hms(2025, 12, 31, 15, 59, 59)
+            .single()
+            .expect("valid test value");
+        let after = Utc
+            .with_ymd_and_hms(2025, 12, 31, 16, 0, 0)
+            .single()
+            .expect("valid test value");
         assert_eq!(
             local_date(before),
-            NaiveDate::from_ymd_opt(2025, 12, 31).unwrap()
+            NaiveDate::from_ymd_opt(2025, 12, 31).expect("valid test value")
         );
         assert_eq!(
             local_date(after),
-            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+            NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid test value")
         );
     }
 }

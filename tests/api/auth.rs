@@ -655,3 +655,34 @@ async fn a_new_password_ends_every_refresh_token_of_the_user() {
         400
     );
 }
+
+#[tokio::test]
+async fn a_sign_in_that_finds_no_hashing_slot_in_time_is_told_to_come_back() {
+    use aidbridge::service::sign_in::{sign_in, Credentials};
+    let app = spawn_app().await;
+    // Every slot taken (as by a storm of sign-ins on this instance).
+    let ctx = aidbridge::service::Context {
+        hashing: std::sync::Arc::new(tokio::sync::Semaphore::new(0)),
+        ..app.service_context()
+    };
+    let creds = Credentials::User {
+        username: "daoli.ca",
+        password: DEMO_PASSWORD,
+    };
+    let e = match sign_in(&ctx, &app.keys, creds, &Default::default()).await {
+        Err(e) => e,
+        Ok(_) => panic!("signed in without a hashing slot"),
+    };
+    assert_eq!(e.kind, aidbridge::service::Kind::Unavailable);
+    assert!(e.retry_after.is_some());
+    // With a slot, the same sign-in succeeds.
+    let ctx = app.service_context();
+    let creds = Credentials::User {
+        username: "daoli.ca",
+        password: DEMO_PASSWORD,
+    };
+    assert!(matches!(
+        sign_in(&ctx, &app.keys, creds, &Default::default()).await,
+        Ok(aidbridge::service::sign_in::Outcome::Issued { .. })
+    ));
+}

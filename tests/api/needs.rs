@@ -307,17 +307,7 @@ async fn needs_follow_their_person_to_a_new_region() {
             &crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001"),
         )
         .await;
-    let need: Value = app
-        .post(
-            "/api/v1/needs",
-            Some(&daoli),
-            &json!({"person_id": p["id"], "category": "living", "description": "x",
-                    "urgency": "normal", "source": "screening"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let need = need(&app, &daoli, &p, "living", "normal").await;
     let need_path = format!("/api/v1/needs/{}", need["id"].as_str().unwrap());
     // The city bureau moves the person to another district.
     let res = app
@@ -359,17 +349,7 @@ async fn whether_an_id_exists_is_not_told_to_callers_without_access() {
             &crate::helpers::person_body(crate::helpers::ADULT_ID, "230102001001"),
         )
         .await;
-    let need: Value = app
-        .post(
-            "/api/v1/needs",
-            Some(&daoli),
-            &json!({"person_id": p["id"], "category": "living", "description": "x",
-                    "urgency": "normal", "source": "screening"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let need = need(&app, &daoli, &p, "living", "normal").await;
     let real_person = format!("/api/v1/persons/{}", p["id"].as_str().unwrap());
     let made_up = format!("/api/v1/persons/{}", uuid::Uuid::new_v4());
     let charity = app.token("charity.care").await;
