@@ -14,10 +14,6 @@ use super::{Conn, Result};
 /// Only one sealer at a time, across instances (a transaction-scoped advisory lock taken by
 /// the sealer alone; requests never wait on it).
 const SEAL_LOCK: i64 = 0x0A1D_B21D_A0D1_0002;
-/// How far behind the newest seal an unsealed event is looked for: a transaction that commits
-/// later than this many events after it began is not expected.
-const SEAL_WINDOW: i64 = 100_000;
-
 /// An event to append; the service layer fills it from the caller and the clock.
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent {
@@ -117,13 +113,57 @@ pub async fn append(conn: &mut Conn, ev: NewAuditEvent) -> Result<Uuid> {
     Ok(id)
 }
 
-/// Appends many events with one statement (the group commit of standalone events).
+/// Appends many events with one statement (the group commit of standalone events). The
+/// statement's text is the same whatever the group's size (columns as arrays, `unnest`), so it
+/// is prepared once per connection instead of parsed and planned for every group.
 pub async fn append_many(conn: &mut Conn, events: Vec<NewAuditEvent>) -> Result<()> {
+    use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     let rows: Vec<EventInsert> = events.into_iter().map(EventInsert::from).collect();
-    diesel::insert_into(audit_events::table)
-        .values(&rows)
-        .execute(conn)
-        .await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut times = Vec::with_capacity(rows.len());
+    let mut kinds = Vec::with_capacity(rows.len());
+    let mut actors = Vec::with_capacity(rows.len());
+    let mut orgs = Vec::with_capacity(rows.len());
+    let mut actions = Vec::with_capacity(rows.len());
+    let mut types = Vec::with_capacity(rows.len());
+    let mut entities = Vec::with_capacity(rows.len());
+    let mut ips = Vec::with_capacity(rows.len());
+    let mut requests = Vec::with_capacity(rows.len());
+    let mut reasons = Vec::with_capacity(rows.len());
+    let mut details = Vec::with_capacity(rows.len());
+    for r in rows {
+        ids.push(r.id);
+        times.push(r.occurred_at);
+        kinds.push(r.actor_kind);
+        actors.push(r.actor_id);
+        orgs.push(r.actor_organization_id);
+        actions.push(r.action);
+        types.push(r.entity_type);
+        entities.push(r.entity_id);
+        ips.push(r.ip);
+        requests.push(r.request_id);
+        reasons.push(r.reason);
+        details.push(r.details);
+    }
+    diesel::sql_query(
+        "INSERT INTO audit_events (id, occurred_at, actor_kind, actor_id, actor_organization_id, \
+         action, entity_type, entity_id, ip, request_id, reason, details) \
+         SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<Timestamptz>, _>(times)
+    .bind::<Array<Text>, _>(kinds)
+    .bind::<Array<Nullable<SqlUuid>>, _>(actors)
+    .bind::<Array<Nullable<SqlUuid>>, _>(orgs)
+    .bind::<Array<Text>, _>(actions)
+    .bind::<Array<Text>, _>(types)
+    .bind::<Array<Nullable<SqlUuid>>, _>(entities)
+    .bind::<Array<Nullable<Text>>, _>(ips)
+    .bind::<Array<Nullable<Text>>, _>(requests)
+    .bind::<Array<Nullable<Text>>, _>(reasons)
+    .bind::<Array<Jsonb>, _>(details)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -220,12 +260,17 @@ pub async fn last_seal(conn: &mut Conn) -> Result<Option<SealRow>> {
         .map_err(Into::into)
 }
 
-/// Committed events without a seal, oldest first.
+/// Committed events after `after_seq` without a seal, oldest first. Both sides are bounded by
+/// `after_seq`, so the search costs the width of the window, not the size of the trail.
 pub async fn unsealed(conn: &mut Conn, after_seq: i64, limit: i64) -> Result<Vec<AuditRow>> {
+    use diesel::dsl::{exists, not};
     audit_events::table
-        .left_join(audit_seals::table)
-        .filter(audit_seals::seq.is_null())
-        .filter(audit_events::seq.gt(after_seq - SEAL_WINDOW))
+        .filter(audit_events::seq.gt(after_seq))
+        .filter(not(exists(
+            audit_seals::table
+                .filter(audit_seals::seq.eq(audit_events::seq))
+                .filter(audit_seals::seq.gt(after_seq)),
+        )))
         .select(AuditRow::as_select())
         .order(audit_events::seq.asc())
         .limit(limit)
@@ -243,24 +288,25 @@ pub async fn newest_sealed_seq(conn: &mut Conn) -> Result<i64> {
     Ok(seq.unwrap_or(0))
 }
 
-/// Writes a run of seals with one statement.
+/// Writes a run of seals with one statement (prepared once: arrays and `unnest`).
 pub async fn insert_seals(conn: &mut Conn, seals: &[SealRow]) -> Result<()> {
-    let rows: Vec<_> = seals
-        .iter()
-        .map(|s| {
-            (
-                audit_seals::position.eq(s.position),
-                audit_seals::seq.eq(s.seq),
-                audit_seals::prev_mac.eq(&s.prev_mac),
-                audit_seals::mac.eq(&s.mac),
-                audit_seals::sealed_at.eq(s.sealed_at),
-            )
-        })
-        .collect();
-    diesel::insert_into(audit_seals::table)
-        .values(rows)
-        .execute(conn)
-        .await?;
+    use diesel::sql_types::{Array, Int8, Text, Timestamptz};
+    diesel::sql_query(
+        "INSERT INTO audit_seals (position, seq, prev_mac, mac, sealed_at) \
+         SELECT * FROM unnest($1, $2, $3, $4, $5)",
+    )
+    .bind::<Array<Int8>, _>(seals.iter().map(|s| s.position).collect::<Vec<_>>())
+    .bind::<Array<Int8>, _>(seals.iter().map(|s| s.seq).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(
+        seals
+            .iter()
+            .map(|s| s.prev_mac.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(seals.iter().map(|s| s.mac.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(seals.iter().map(|s| s.sealed_at).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

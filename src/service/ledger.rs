@@ -17,6 +17,19 @@ use crate::domain::ledger::{canonical, checkpoint_message, seal_mac, EventConten
 /// A checkpoint is signed when the head has moved and the last one is at least this old.
 pub const CHECKPOINT_EVERY_SECONDS: i64 = 10;
 const SEAL_BATCH: i64 = 1000;
+/// How far behind the newest seal a pass looks for events whose transaction committed late:
+/// every pass a short way (cheap), every [`DEEP_EVERY`]th pass far. Verify reports anything
+/// older than a minute that is still unsealed.
+const SHALLOW_WINDOW: i64 = 10_000;
+const DEEP_WINDOW: i64 = 100_000;
+const DEEP_EVERY: u64 = 30;
+
+/// How far back a sealing pass looks.
+#[derive(Debug, Clone, Copy)]
+pub enum Depth {
+    Shallow,
+    Deep,
+}
 
 /// The ledger's keys: the sealing MAC key and the checkpoint signing key.
 pub struct LedgerKeys {
@@ -76,6 +89,15 @@ fn content(r: &AuditRow) -> String {
 /// Seals every committed, unsealed event; one sealer at a time across instances (the others
 /// return at once). Returns how many were sealed.
 pub async fn seal(ctx: &Context) -> Result<usize> {
+    seal_within(ctx, Depth::Deep).await
+}
+
+/// Seals what one pass of `depth` finds.
+pub async fn seal_within(ctx: &Context, depth: Depth) -> Result<usize> {
+    let window = match depth {
+        Depth::Shallow => SHALLOW_WINDOW,
+        Depth::Deep => DEEP_WINDOW,
+    };
     let keys = ctx.ledger.clone();
     let now = ctx.clock.now();
     transaction(&ctx.pool, |conn| {
@@ -87,13 +109,15 @@ pub async fn seal(ctx: &Context) -> Result<usize> {
             let (mut position, mut prev) = last
                 .map(|s| (s.position, s.mac))
                 .unwrap_or((0, GENESIS.to_owned()));
-            let after = audit::newest_sealed_seq(conn).await?;
+            let mut after = audit::newest_sealed_seq(conn).await? - window;
             let mut sealed = 0;
             loop {
                 let rows = audit::unsealed(conn, after, SEAL_BATCH).await?;
-                if rows.is_empty() {
+                let Some(newest) = rows.last() else {
                     break;
-                }
+                };
+                // Found oldest first: the next batch starts behind this one.
+                after = newest.seq;
                 let mut seals = Vec::with_capacity(rows.len());
                 for r in &rows {
                     position += 1;
@@ -285,9 +309,16 @@ pub async fn checkpoints(ctx: &Context, caller: &Caller, limit: i64) -> Result<V
 pub async fn run_sealer(ctx: Context) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut passes = 0u64;
     loop {
         tick.tick().await;
-        if let Err(e) = seal(&ctx).await {
+        passes += 1;
+        let depth = if passes.is_multiple_of(DEEP_EVERY) {
+            Depth::Deep
+        } else {
+            Depth::Shallow
+        };
+        if let Err(e) = seal_within(&ctx, depth).await {
             log::warn!("audit sealer: {e}");
         }
     }
