@@ -78,6 +78,13 @@ const VERSIONED: &[&str] = &[
     "update_organization",
     "update_user",
     "update_client",
+    "create_project",
+    "get_project",
+    "update_project",
+    "publish_project",
+    "close_project",
+    "create_fund",
+    "get_fund",
 ];
 
 /// Changes that honour `If-Match` (optimistic concurrency).
@@ -87,6 +94,9 @@ const CONDITIONAL: &[&str] = &[
     "update_organization",
     "update_user",
     "update_client",
+    "update_project",
+    "publish_project",
+    "close_project",
 ];
 
 /// Documents `ETag` on the answers of versioned operations, and `If-Match` with its 412 on

@@ -2,13 +2,16 @@
 //! module per aggregate. Errors are [`Error`]; transactions are begun by the service layer
 //! through [`transaction`].
 
+pub mod aid;
 pub mod audit;
 pub mod consents;
 pub mod error;
+pub mod funds;
 pub mod keys;
 pub mod needs;
 pub mod organizations;
 pub mod persons;
+pub mod projects;
 pub mod refresh;
 pub mod schema;
 pub mod throttle;

@@ -149,3 +149,13 @@ pub async fn admin_exists(conn: &mut Conn) -> Result<bool> {
     .await
     .map_err(Into::into)
 }
+
+/// The member organisations of a federation (those whose parent it is).
+pub async fn members(conn: &mut Conn, federation_id: Uuid) -> Result<Vec<Uuid>> {
+    organizations::table
+        .filter(organizations::parent_id.eq(federation_id))
+        .select(organizations::id)
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}

@@ -229,3 +229,206 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    projects (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        categories -> Array<Text>,
+        aid_form -> Text,
+        region_prefixes -> Array<Text>,
+        tiers -> Array<Text>,
+        relapse_monitoring -> Bool,
+        circumstances -> Array<Text>,
+        min_age -> Nullable<Int4>,
+        max_age -> Nullable<Int4>,
+        per_person_cap_fen -> Nullable<Int8>,
+        capacity -> Int4,
+        places_left -> Int4,
+        budget_fen -> Int8,
+        spent_fen -> Int8,
+        starts_on -> Date,
+        ends_on -> Date,
+        procedures -> Text,
+        standards -> Text,
+        contact -> Text,
+        status -> Text,
+        published_at -> Nullable<Timestamptz>,
+        closed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    project_versions (project_id, version) {
+        project_id -> Uuid,
+        version -> Int8,
+        snapshot -> Jsonb,
+        changed_at -> Timestamptz,
+        changed_by -> Uuid,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    project_beneficiaries (project_id, person_id) {
+        project_id -> Uuid,
+        person_id -> Uuid,
+        total_fen -> Int8,
+        first_aid_on -> Date,
+    }
+}
+
+diesel::table! {
+    funds (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        donor -> Text,
+        purpose -> Text,
+        agreement_ref -> Text,
+        status -> Text,
+        balance_fen -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    fund_entries (id) {
+        id -> Uuid,
+        seq -> Int8,
+        fund_id -> Uuid,
+        kind -> Text,
+        amount_fen -> Int8,
+        delta_fen -> Int8,
+        reverses_id -> Nullable<Uuid>,
+        counterparty -> Nullable<Text>,
+        note -> Nullable<Text>,
+        occurred_on -> Date,
+        aid_record_id -> Nullable<Uuid>,
+        recorded_by -> Uuid,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    aid_records (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        person_id -> Uuid,
+        project_id -> Uuid,
+        referral_id -> Nullable<Uuid>,
+        category -> Text,
+        form -> Text,
+        value_fen -> Nullable<Int8>,
+        service_minutes -> Nullable<Int4>,
+        service_type -> Nullable<Text>,
+        aid_on -> Date,
+        period_end -> Nullable<Date>,
+        note -> Nullable<Text>,
+        fund_id -> Nullable<Uuid>,
+        fund_entry_id -> Nullable<Uuid>,
+        feedback_report_id -> Nullable<Uuid>,
+        recorded_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    aid_duplicate_flags (id) {
+        id -> Uuid,
+        aid_record_id -> Uuid,
+        person_id -> Uuid,
+        region_code -> Text,
+        category -> Text,
+        other_source -> Text,
+        other_record_id -> Uuid,
+        other_organization_id -> Nullable<Uuid>,
+        other_programme -> Nullable<Text>,
+        detected_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    disclosures (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        project_id -> Nullable<Uuid>,
+        fund_id -> Nullable<Uuid>,
+        kind -> Text,
+        period_start -> Date,
+        period_end -> Date,
+        body -> Text,
+        funds_raised_fen -> Nullable<Int8>,
+        funds_used_fen -> Nullable<Int8>,
+        beneficiaries -> Nullable<Int4>,
+        service_minutes -> Nullable<Int8>,
+        corrects_id -> Nullable<Uuid>,
+        correction_note -> Nullable<Text>,
+        published_at -> Timestamptz,
+        published_on -> Date,
+        published_by -> Uuid,
+    }
+}
+
+diesel::joinable!(projects -> organizations (organization_id));
+diesel::joinable!(project_versions -> projects (project_id));
+diesel::joinable!(funds -> organizations (organization_id));
+diesel::joinable!(fund_entries -> funds (fund_id));
+diesel::joinable!(aid_records -> projects (project_id));
+diesel::joinable!(aid_records -> persons (person_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    projects,
+    project_versions,
+    project_beneficiaries,
+    funds,
+    fund_entries,
+    aid_records,
+    aid_duplicate_flags,
+    disclosures,
+);
+diesel::allow_tables_to_appear_in_same_query!(projects, organizations);
+diesel::allow_tables_to_appear_in_same_query!(projects, persons);
+diesel::allow_tables_to_appear_in_same_query!(projects, needs);
+diesel::allow_tables_to_appear_in_same_query!(projects, consents);
+diesel::allow_tables_to_appear_in_same_query!(projects, government_aid_records);
+diesel::allow_tables_to_appear_in_same_query!(project_versions, organizations);
+diesel::allow_tables_to_appear_in_same_query!(project_versions, persons);
+diesel::allow_tables_to_appear_in_same_query!(project_versions, needs);
+diesel::allow_tables_to_appear_in_same_query!(project_versions, consents);
+diesel::allow_tables_to_appear_in_same_query!(project_versions, government_aid_records);
+diesel::allow_tables_to_appear_in_same_query!(project_beneficiaries, organizations);
+diesel::allow_tables_to_appear_in_same_query!(project_beneficiaries, persons);
+diesel::allow_tables_to_appear_in_same_query!(project_beneficiaries, needs);
+diesel::allow_tables_to_appear_in_same_query!(project_beneficiaries, consents);
+diesel::allow_tables_to_appear_in_same_query!(project_beneficiaries, government_aid_records);
+diesel::allow_tables_to_appear_in_same_query!(funds, organizations);
+diesel::allow_tables_to_appear_in_same_query!(funds, persons);
+diesel::allow_tables_to_appear_in_same_query!(funds, needs);
+diesel::allow_tables_to_appear_in_same_query!(funds, consents);
+diesel::allow_tables_to_appear_in_same_query!(funds, government_aid_records);
+diesel::allow_tables_to_appear_in_same_query!(fund_entries, organizations);
+diesel::allow_tables_to_appear_in_same_query!(fund_entries, persons);
+diesel::allow_tables_to_appear_in_same_query!(fund_entries, needs);
+diesel::allow_tables_to_appear_in_same_query!(fund_entries, consents);
+diesel::allow_tables_to_appear_in_same_query!(fund_entries, government_aid_records);
+diesel::allow_tables_to_appear_in_same_query!(aid_records, organizations);
+diesel::allow_tables_to_appear_in_same_query!(aid_records, persons);
+diesel::allow_tables_to_appear_in_same_query!(aid_records, needs);
+diesel::allow_tables_to_appear_in_same_query!(aid_records, consents);
+diesel::allow_tables_to_appear_in_same_query!(aid_records, government_aid_records);
+diesel::allow_tables_to_appear_in_same_query!(aid_duplicate_flags, organizations);
+diesel::allow_tables_to_appear_in_same_query!(aid_duplicate_flags, persons);
+diesel::allow_tables_to_appear_in_same_query!(aid_duplicate_flags, needs);
+diesel::allow_tables_to_appear_in_same_query!(aid_duplicate_flags, consents);
+diesel::allow_tables_to_appear_in_same_query!(aid_duplicate_flags, government_aid_records);
+diesel::allow_tables_to_appear_in_same_query!(disclosures, organizations);
+diesel::allow_tables_to_appear_in_same_query!(disclosures, persons);
+diesel::allow_tables_to_appear_in_same_query!(disclosures, needs);
+diesel::allow_tables_to_appear_in_same_query!(disclosures, consents);
+diesel::allow_tables_to_appear_in_same_query!(disclosures, government_aid_records);

@@ -8,10 +8,13 @@ use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Nullable, Text};
 
+use crate::domain::aid::{AidRecordForm, EntryKind, FundStatus, ServiceType};
 use crate::domain::consent::{ConsentMethod, DataCategory, GivenBy, Purpose};
+use crate::domain::disclosure::DisclosureKind;
 use crate::domain::need::{NeedCategory, NeedSource, NeedStatus, Urgency};
 use crate::domain::organization::{OrganizationKind, OrganizationStatus};
 use crate::domain::person::{Circumstance, Programme, Tier};
+use crate::domain::project::{AidForm, ProjectStatus};
 use crate::domain::resident_id::Sex;
 use crate::domain::role::Role;
 
@@ -85,4 +88,11 @@ text_column!(
     OrganizationKind,
     OrganizationStatus,
     Role,
+    AidForm,
+    ProjectStatus,
+    AidRecordForm,
+    ServiceType,
+    EntryKind,
+    FundStatus,
+    DisclosureKind,
 );

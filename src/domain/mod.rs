@@ -32,13 +32,16 @@ macro_rules! text_enum {
     };
 }
 
+pub mod aid;
 pub mod consent;
+pub mod disclosure;
 pub mod free_text;
 pub mod ledger;
 pub mod need;
 pub mod organization;
 pub mod person;
 pub mod phone;
+pub mod project;
 pub mod region;
 pub mod resident_id;
 pub mod role;

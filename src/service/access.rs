@@ -217,3 +217,25 @@ pub fn directory(caller: &Caller) -> Result<Directory> {
         ))
     }
 }
+
+/// A charity acting on a person itself (recording aid, pairing a volunteer): only under an
+/// active consent that names the charity (for any purpose); a region-wide consent's summary
+/// is not enough. Anything else reads as not found.
+pub async fn named_consent(
+    conn: &mut Conn,
+    caller: &Caller,
+    person: &PersonRow,
+    now: DateTime<Utc>,
+) -> Result<Coverage> {
+    let who = requester(conn, caller).await?;
+    let facts: Vec<_> = consents::of_person(conn, person.id)
+        .await?
+        .iter()
+        .map(|c| c.facts())
+        .collect();
+    let cov = coverage(&facts, &who, None, now);
+    if cov.categories.is_empty() {
+        return Err(Error::not_found("person"));
+    }
+    Ok(cov)
+}

@@ -3,14 +3,17 @@
 //! values ([`crate::auth::Caller`] with its [`RequestMeta`]), never request types.
 
 pub mod access;
+pub mod aid;
 pub mod audit;
 pub mod consents;
 pub mod error;
+pub mod funds;
 pub mod keys;
 pub mod ledger;
 pub mod needs;
 pub mod organizations;
 pub mod persons;
+pub mod projects;
 pub mod readiness;
 pub mod sign_in;
 pub mod standing;

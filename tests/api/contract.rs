@@ -16,6 +16,9 @@ struct Fixtures {
     organization: String,
     user: String,
     client: String,
+    project: String,
+    published_project: String,
+    fund: String,
 }
 
 async fn fixtures(app: &TestApp) -> Fixtures {
@@ -65,7 +68,42 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         .json()
         .await
         .unwrap();
+    let edu = app.token("charity.edu").await;
+    let project: Value = app
+        .post(
+            "/api/v1/projects",
+            Some(&edu),
+            &crate::projects::project_body("contract"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let published = crate::projects::published_project(
+        app,
+        &edu,
+        &crate::projects::project_body("contract published"),
+    )
+    .await;
+    let edu_org = app.org_id("哈尔滨市助学慈善基金会").await;
+    let res = app
+        .consent(&daoli, &person, &consent_to(&edu_org, &["identity"]))
+        .await;
+    assert_eq!(res.status(), 201);
+    let fund: Value = app
+        .post(
+            "/api/v1/funds",
+            Some(&edu),
+            &json!({"name": "哈尔滨市助学慈善基金会·合同测试基金", "donor": "d", "purpose": "p", "agreement_ref": "a"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     Fixtures {
+        project: project["id"].as_str().unwrap().to_owned(),
+        published_project: published["id"].as_str().unwrap().to_owned(),
+        fund: fund["id"].as_str().unwrap().to_owned(),
         person,
         need: need["id"].as_str().unwrap().to_owned(),
         consent: consent["id"].as_str().unwrap().to_owned(),
@@ -83,6 +121,8 @@ fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
         _ if path.starts_with("/api/v1/persons/") => f.person.clone(),
         _ if path.starts_with("/api/v1/needs/") => f.need.clone(),
         _ if path.starts_with("/api/v1/consents/") => f.consent.clone(),
+        _ if path.starts_with("/api/v1/projects/") => f.project.clone(),
+        _ if path.starts_with("/api/v1/funds/") => f.fund.clone(),
         _ => f.organization.clone(),
     };
     let (user, client) = match variant {
@@ -118,6 +158,8 @@ fn valid_body(path: &str, method: &str, f: &Fixtures) -> Option<Value> {
             "source_system": "contract", "certifying_region": "230102"}),
         ("PATCH", "/api/v1/needs/{id}") => json!({"status": "closed"}),
         ("PATCH", "/api/v1/persons/{id}") => json!({"name": "王五"}),
+        ("POST", "/api/v1/projects") => crate::projects::project_body("contract walk"),
+        ("PATCH", "/api/v1/projects/{id}") => json!({"capacity": 4}),
         _ => return None,
     })
 }
@@ -134,6 +176,7 @@ async fn every_status_the_server_answers_is_in_the_document() {
         "daoli.ca",
         "province.ca",
         "charity.care",
+        "charity.edu",
         "grid.worker",
         "auditor",
     ] {
@@ -258,6 +301,11 @@ async fn every_status_the_server_answers_is_in_the_document() {
 fn example_caller(path: &str) -> &'static str {
     if path.starts_with("/api/v1/organizations") {
         "admin"
+    } else if path.starts_with("/api/v1/projects")
+        || path.starts_with("/api/v1/funds")
+        || path.starts_with("/api/v1/aid-records")
+    {
+        "charity.edu"
     } else {
         "daoli.ca"
     }
@@ -288,6 +336,9 @@ async fn every_request_example_in_the_document_is_accepted() {
             // Ids in examples are placeholders: point them at records of this test.
             if example.get("person_id").is_some() {
                 example["person_id"] = json!(f.person);
+            }
+            if example.get("project_id").is_some() {
+                example["project_id"] = json!(f.published_project);
             }
             let url = fill(path, &f, "real");
             let token = app.token(example_caller(path)).await;

@@ -2,6 +2,7 @@
 //! against its own PostgreSQL database, cloned from a migrated, demo-seeded template.
 
 mod admin;
+mod aid;
 mod audit;
 mod auth;
 mod clock;
@@ -12,5 +13,6 @@ mod helpers;
 mod keys;
 mod needs;
 mod people;
+mod projects;
 mod service;
 mod versions;

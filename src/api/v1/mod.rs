@@ -1,11 +1,14 @@
 //! Version 1 of the API (`/api/v1`): one module per resource.
 
+pub mod aid_records;
 pub mod audit;
 pub mod auth;
 pub mod consents;
+pub mod funds;
 pub mod needs;
 pub mod organizations;
 pub mod persons;
+pub mod projects;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -28,6 +31,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     persons::configure(cfg);
     consents::configure(cfg);
     needs::configure(cfg);
+    projects::configure(cfg);
+    funds::configure(cfg);
+    aid_records::configure(cfg);
     audit::configure(cfg);
 }
 

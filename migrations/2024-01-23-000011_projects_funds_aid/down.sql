@@ -1,0 +1,11 @@
+DROP INDEX needs_open_category_region_idx;
+DROP TABLE disclosures;
+DROP TABLE aid_duplicate_flags;
+DROP TABLE aid_records;
+DROP TABLE fund_entries;
+DROP FUNCTION fund_entries_apply();
+DROP TABLE funds;
+DROP TABLE project_beneficiaries;
+DROP TABLE project_versions;
+DROP TABLE projects;
+DROP FUNCTION reject_change();
