@@ -10,6 +10,7 @@ pub mod error;
 pub mod funds;
 pub mod keys;
 pub mod ledger;
+pub mod matching;
 pub mod needs;
 pub mod organizations;
 pub mod persons;

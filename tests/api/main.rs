@@ -11,6 +11,7 @@ mod contract;
 mod errors;
 mod helpers;
 mod keys;
+mod matching;
 mod needs;
 mod people;
 mod projects;

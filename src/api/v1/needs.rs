@@ -22,7 +22,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_need)
         .service(list_needs)
         .service(get_need)
-        .service(update_need);
+        .service(update_need)
+        .service(need_matches);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -246,4 +247,100 @@ async fn update_need(
         row.version,
         &Need::from(row.clone()),
     ))
+}
+
+/// A project as matching shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MatchedProject {
+    pub id: Uuid,
+    pub name: String,
+    pub organization_id: Uuid,
+    pub categories: Vec<NeedCategory>,
+    pub aid_form: crate::domain::project::AidForm,
+    pub ends_on: chrono::NaiveDate,
+}
+
+/// One project judged for the need: why it fits, or which rules failed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectMatch {
+    pub project: MatchedProject,
+    pub reasons: Vec<crate::domain::project::MatchReason>,
+    /// Empty for a match; the rules that failed for a near miss.
+    pub failed: Vec<crate::domain::project::MatchRule>,
+    /// Higher is a closer fit (region precision, tier, circumstances, age).
+    pub score: i32,
+    pub places_left: i32,
+    pub days_to_end: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NeedMatches {
+    pub need_id: Uuid,
+    /// Projects that fit, best first.
+    pub matches: Vec<ProjectMatch>,
+    /// With `include_near=true`: projects of the category and region that miss other rules.
+    pub near_misses: Vec<ProjectMatch>,
+}
+
+fn project_match(
+    (p, j): (
+        crate::db::projects::ProjectRow,
+        crate::domain::project::Judgement,
+    ),
+) -> ProjectMatch {
+    ProjectMatch {
+        project: MatchedProject {
+            id: p.id,
+            name: p.name,
+            organization_id: p.organization_id,
+            categories: p.categories,
+            aid_form: p.aid_form,
+            ends_on: p.ends_on,
+        },
+        reasons: j.reasons,
+        failed: j.failed,
+        score: j.score,
+        places_left: j.places_left,
+        days_to_end: j.days_to_end,
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MatchQuery {
+    /// Also list near misses with the rules they fail.
+    pub include_near: Option<bool>,
+}
+
+/// Projects for a need (供需对接): published projects with places left whose eligibility fits the
+/// person and the need's category, ranked, each with its reasons. Civil-affairs staff of the
+/// need's region.
+#[utoipa::path(
+    tag = "people",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Need id"), MatchQuery),
+    responses(
+        (status = 200, description = "Matches, best first", body = NeedMatches),
+        (status = 404, description = "No such need within the caller's region"),
+    )
+)]
+#[get("/needs/{id}/matches")]
+async fn need_matches(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    QueryParams(q): QueryParams<MatchQuery>,
+) -> Result<web::Json<NeedMatches>, ApiError> {
+    let m = crate::service::matching::for_need(
+        &state.ctx,
+        &caller,
+        id.into_inner(),
+        q.include_near.unwrap_or(false),
+    )
+    .await?;
+    Ok(web::Json(NeedMatches {
+        need_id: m.need_id,
+        matches: m.matches.into_iter().map(project_match).collect(),
+        near_misses: m.near_misses.into_iter().map(project_match).collect(),
+    }))
 }

@@ -1,0 +1,111 @@
+//! Supply–demand matching (供需对接): for a need, the published projects whose eligibility the
+//! person meets, ranked with their reasons, and the near misses with the rules that failed.
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use super::{access, Context, Error, Result};
+use crate::auth::Caller;
+use crate::db::persons::PersonRow;
+use crate::db::projects::{self, ProjectRow};
+use crate::db::{needs, persons};
+use crate::domain::project::{
+    covering_prefixes, judge, rank, Eligibility, Judgement, PersonFacts, ProjectFacts,
+};
+use crate::domain::resident_id::age;
+use crate::domain::role::Role;
+use crate::domain::time::local_date;
+
+/// How many candidate projects one match looks at, at most.
+const CANDIDATES: i64 = 500;
+
+fn in_force(from: Option<NaiveDate>, to: Option<NaiveDate>, today: NaiveDate) -> bool {
+    from.is_none_or(|f| f <= today) && to.is_none_or(|t| t >= today)
+}
+
+/// What matching knows of a person on `today`: statuses count only while certified.
+pub fn person_facts(p: &PersonRow, today: NaiveDate) -> PersonFacts {
+    PersonFacts {
+        region_code: p.region_code.clone(),
+        tier: p
+            .tier
+            .filter(|_| in_force(p.tier_valid_from, p.tier_valid_to, today)),
+        relapse_monitoring: p.relapse_monitoring
+            && in_force(p.relapse_valid_from, p.relapse_valid_to, today),
+        circumstances: p.special_circumstances.clone(),
+        age: age(p.birth_date, today),
+    }
+}
+
+pub fn project_facts(p: &ProjectRow) -> ProjectFacts {
+    ProjectFacts {
+        categories: p.categories.clone(),
+        eligibility: Eligibility {
+            region_prefixes: p.region_prefixes.clone(),
+            tiers: p.tiers.clone(),
+            relapse_monitoring: p.relapse_monitoring,
+            circumstances: p.circumstances.clone(),
+            min_age: p.min_age.and_then(|a| u32::try_from(a).ok()),
+            max_age: p.max_age.and_then(|a| u32::try_from(a).ok()),
+        },
+        places_left: p.places_left,
+        starts_on: p.starts_on,
+        ends_on: p.ends_on,
+    }
+}
+
+/// The projects for a need, best first, and (when asked) the near misses.
+#[derive(Debug)]
+pub struct Matches {
+    pub need_id: Uuid,
+    pub matches: Vec<(ProjectRow, Judgement)>,
+    pub near_misses: Vec<(ProjectRow, Judgement)>,
+}
+
+/// Matches a need (civil-affairs staff of its region): published projects in the need's
+/// category whose regions cover the person, judged and ranked by the domain rules.
+pub async fn for_need(
+    ctx: &Context,
+    caller: &Caller,
+    need_id: Uuid,
+    include_near: bool,
+) -> Result<Matches> {
+    caller.require_any(&[Role::CivilAffairs])?;
+    let today = local_date(ctx.clock.now());
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let need = needs::find(&mut conn, need_id)
+        .await?
+        .ok_or_else(|| Error::not_found("need"))?;
+    access::change_need(caller, &need)?;
+    let person = persons::find(&mut conn, need.person_id)
+        .await?
+        .ok_or_else(|| Error::not_found("need"))?;
+    let facts = person_facts(&person, today);
+    let candidates = projects::match_candidates(
+        &mut conn,
+        &covering_prefixes(&person.region_code),
+        need.category,
+        today,
+        include_near,
+        CANDIDATES,
+    )
+    .await?;
+    drop(conn);
+    let (mut matches, mut near_misses): (Vec<_>, Vec<_>) = candidates
+        .into_iter()
+        .map(|p| {
+            let j = judge(&project_facts(&p), &facts, need.category, today);
+            (p, j)
+        })
+        .partition(|(_, j)| j.fits());
+    rank(&mut matches);
+    rank(&mut near_misses);
+    if !include_near {
+        near_misses.clear();
+    }
+    Ok(Matches {
+        need_id,
+        matches,
+        near_misses,
+    })
+}
