@@ -5,6 +5,7 @@
 pub mod aid;
 pub mod audit;
 pub mod consents;
+pub mod disclosures;
 pub mod error;
 pub mod funds;
 pub mod keys;

@@ -101,8 +101,8 @@ pub fn due(t: &ProjectTerms, statements: &[Statement], as_of: NaiveDate) -> Vec<
             .max()
             .unwrap_or(t.starts_on);
         let next = months(last, 3);
-        // While the project runs; after its end the close-out takes over.
-        if next <= t.ends_on {
+        // While the project runs; after its end the close-out (a full account) takes over.
+        if next <= t.ends_on && as_of <= t.ends_on {
             out.extend(listed(Obligation::Periodic, next, as_of));
         }
         let close_out = months(t.ends_on, 3);
@@ -209,6 +209,10 @@ mod tests {
     #[test]
     fn close_out_within_three_months_of_the_end() {
         let t = year_long(true);
+        // A statement missed while running is not listed after the end: the close-out is.
+        let missed = due(&t, &[], day("2027-01-05"));
+        assert_eq!(missed.len(), 1);
+        assert_eq!(missed[0].obligation, Obligation::CloseOut);
         let late_stmt = [statement(DisclosureKind::Progress, "2026-12-01")];
         assert!(due(&t, &late_stmt, day("2026-12-31")).is_empty());
         let d = due(&t, &late_stmt, day("2027-01-05"));

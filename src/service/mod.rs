@@ -6,6 +6,7 @@ pub mod access;
 pub mod aid;
 pub mod audit;
 pub mod consents;
+pub mod disclosures;
 pub mod error;
 pub mod funds;
 pub mod keys;

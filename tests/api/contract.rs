@@ -121,6 +121,9 @@ fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
         _ if path.starts_with("/api/v1/persons/") => f.person.clone(),
         _ if path.starts_with("/api/v1/needs/") => f.need.clone(),
         _ if path.starts_with("/api/v1/consents/") => f.consent.clone(),
+        _ if path.starts_with("/api/v1/projects/") && path.ends_with("/disclosures") => {
+            f.published_project.clone()
+        }
         _ if path.starts_with("/api/v1/projects/") => f.project.clone(),
         _ if path.starts_with("/api/v1/funds/") => f.fund.clone(),
         _ => f.organization.clone(),
@@ -304,6 +307,7 @@ fn example_caller(path: &str) -> &'static str {
     } else if path.starts_with("/api/v1/projects")
         || path.starts_with("/api/v1/funds")
         || path.starts_with("/api/v1/aid-records")
+        || path.starts_with("/api/v1/disclosures")
     {
         "charity.edu"
     } else {

@@ -8,6 +8,7 @@ mod auth;
 mod clock;
 mod consents;
 mod contract;
+mod disclosures;
 mod errors;
 mod helpers;
 mod keys;

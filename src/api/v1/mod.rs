@@ -4,6 +4,7 @@ pub mod aid_records;
 pub mod audit;
 pub mod auth;
 pub mod consents;
+pub mod disclosures;
 pub mod funds;
 pub mod needs;
 pub mod organizations;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     projects::configure(cfg);
     funds::configure(cfg);
     aid_records::configure(cfg);
+    disclosures::configure(cfg);
     audit::configure(cfg);
 }
 
