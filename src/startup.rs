@@ -56,10 +56,16 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         for o in origins {
             cors = cors.allowed_origin(o);
         }
-        cors = cors.supports_credentials();
+        // Public disclosure is for every site that wants to show it.
+        cors = cors
+            .allowed_origin_fn(|_, head| head.uri.path().starts_with(PUBLIC_PREFIX))
+            .supports_credentials();
     }
     cors
 }
+
+/// The paths anyone may read without a token, from any origin.
+pub const PUBLIC_PREFIX: &str = "/api/v1/public/";
 
 /// Swagger UI as served: no call to the public validator (it would send the document to another
 /// host), and the authorisation kept across reloads.
@@ -229,10 +235,7 @@ impl Application {
                     }
                 })
                 // Outermost, so error answers carry the CORS headers too.
-                .wrap(actix_web::middleware::Condition::new(
-                    !origins.is_empty(),
-                    cors(&origins),
-                ))
+                .wrap(cors(&origins))
         })
         .workers(options.workers.max(1))
         .shutdown_timeout(10)

@@ -178,3 +178,85 @@ pub async fn list(conn: &mut Conn, f: &AidFilter) -> Result<Vec<AidRecordRow>> {
         .await
         .map_err(Into::into)
 }
+
+/// Per project: people helped, value given (fen) and service minutes, from the aid records.
+pub async fn project_totals(
+    conn: &mut Conn,
+    project_ids: &[Uuid],
+) -> Result<Vec<(Uuid, i64, i64, i64)>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    aid_records::table
+        .filter(aid_records::project_id.eq_any(project_ids))
+        .group_by(aid_records::project_id)
+        .select((
+            aid_records::project_id,
+            sql::<BigInt>("count(DISTINCT person_id)"),
+            sql::<BigInt>("coalesce(sum(value_fen), 0)::bigint"),
+            sql::<BigInt>("coalesce(sum(service_minutes), 0)::bigint"),
+        ))
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+/// Aid totals by category and form (all charities): people helped, value, service minutes.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct AidTotal {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub category: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub form: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub records: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub people: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub value_fen: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub service_minutes: i64,
+}
+
+/// Charity aid of people living under `region_prefix`, given between `from` and `to`, by
+/// category and form.
+pub async fn totals(
+    conn: &mut Conn,
+    region_prefix: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<AidTotal>> {
+    use diesel::sql_types::{Date, Text};
+    diesel::sql_query(
+        "SELECT a.category, a.form, count(*) AS records, count(DISTINCT a.person_id) AS people,
+                coalesce(sum(a.value_fen), 0)::bigint AS value_fen,
+                coalesce(sum(a.service_minutes), 0)::bigint AS service_minutes
+         FROM aid_records a JOIN persons p ON p.id = a.person_id
+         WHERE p.region_code LIKE $1 AND a.aid_on BETWEEN $2 AND $3
+         GROUP BY a.category, a.form ORDER BY a.category, a.form",
+    )
+    .bind::<Text, _>(format!("{region_prefix}%"))
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .load(conn)
+    .await
+    .map_err(Into::into)
+}
+
+/// Distinct people helped by charities, living under `region_prefix`, between `from` and `to`.
+pub async fn people_helped(
+    conn: &mut Conn,
+    region_prefix: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<i64> {
+    aid_records::table
+        .inner_join(persons::table)
+        .filter(persons::region_code.like(format!("{region_prefix}%")))
+        .filter(aid_records::aid_on.between(from, to))
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "count(DISTINCT aid_records.person_id)",
+        ))
+        .first(conn)
+        .await
+        .map_err(Into::into)
+}

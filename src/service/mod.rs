@@ -16,6 +16,7 @@ pub mod needs;
 pub mod organizations;
 pub mod persons;
 pub mod projects;
+pub mod public;
 pub mod readiness;
 pub mod sign_in;
 pub mod standing;

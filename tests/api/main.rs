@@ -16,5 +16,6 @@ mod matching;
 mod needs;
 mod people;
 mod projects;
+mod public;
 mod service;
 mod versions;

@@ -10,6 +10,7 @@ pub mod needs;
 pub mod organizations;
 pub mod persons;
 pub mod projects;
+pub mod public;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     funds::configure(cfg);
     aid_records::configure(cfg);
     disclosures::configure(cfg);
+    public::configure(cfg);
     audit::configure(cfg);
 }
 
