@@ -15,6 +15,7 @@ pub mod persons;
 pub mod projects;
 pub mod refresh;
 pub mod schema;
+pub mod stats;
 pub mod throttle;
 pub mod types;
 pub mod users;

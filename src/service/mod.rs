@@ -20,6 +20,7 @@ pub mod public;
 pub mod readiness;
 pub mod sign_in;
 pub mod standing;
+pub mod stats;
 
 use futures_util::future::BoxFuture;
 use std::sync::Arc;

@@ -18,4 +18,5 @@ mod people;
 mod projects;
 mod public;
 mod service;
+mod stats;
 mod versions;

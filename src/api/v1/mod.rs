@@ -11,6 +11,7 @@ pub mod organizations;
 pub mod persons;
 pub mod projects;
 pub mod public;
+pub mod stats;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     aid_records::configure(cfg);
     disclosures::configure(cfg);
     public::configure(cfg);
+    stats::configure(cfg);
     audit::configure(cfg);
 }
 
