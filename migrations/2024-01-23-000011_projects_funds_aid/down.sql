@@ -2,6 +2,7 @@ DROP INDEX needs_open_category_region_idx;
 DROP TABLE disclosures;
 DROP TABLE aid_duplicate_flags;
 DROP TABLE aid_records;
+DROP TABLE feedback_reports;
 DROP TABLE fund_entries;
 DROP FUNCTION fund_entries_apply();
 DROP TABLE funds;

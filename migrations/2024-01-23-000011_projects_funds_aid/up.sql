@@ -128,6 +128,24 @@ END $$;
 CREATE TRIGGER fund_entries_apply AFTER INSERT ON fund_entries
     FOR EACH ROW EXECUTE FUNCTION fund_entries_apply();
 
+-- A charity's periodic report (定期反馈): many aid records accepted or rejected as a whole.
+CREATE TABLE feedback_reports (
+    id uuid PRIMARY KEY,
+    organization_id uuid NOT NULL REFERENCES organizations (id),
+    period_start date NOT NULL,
+    period_end date NOT NULL,
+    format text NOT NULL CHECK (format IN ('json', 'csv')),
+    record_count integer NOT NULL CHECK (record_count > 0),
+    total_value_fen bigint NOT NULL,
+    total_service_minutes bigint NOT NULL,
+    submitted_by uuid NOT NULL,
+    submitted_at timestamptz NOT NULL,
+    CONSTRAINT feedback_reports_period CHECK (period_end >= period_start)
+);
+CREATE INDEX feedback_reports_organization_idx ON feedback_reports (organization_id, id);
+CREATE TRIGGER feedback_reports_append_only BEFORE UPDATE OR DELETE ON feedback_reports
+    FOR EACH ROW EXECUTE FUNCTION reject_change();
+
 CREATE TABLE aid_records (
     id uuid PRIMARY KEY,
     organization_id uuid NOT NULL REFERENCES organizations (id),
@@ -144,7 +162,7 @@ CREATE TABLE aid_records (
     note text,
     fund_id uuid REFERENCES funds (id),
     fund_entry_id uuid REFERENCES fund_entries (id),
-    feedback_report_id uuid,
+    feedback_report_id uuid REFERENCES feedback_reports (id),
     recorded_by uuid NOT NULL,
     created_at timestamptz NOT NULL,
     CONSTRAINT aid_records_something_given CHECK (value_fen IS NOT NULL OR service_minutes IS NOT NULL),
@@ -154,6 +172,7 @@ CREATE TABLE aid_records (
 CREATE INDEX aid_records_person_idx ON aid_records (person_id, aid_on);
 CREATE INDEX aid_records_project_idx ON aid_records (project_id, id);
 CREATE INDEX aid_records_organization_idx ON aid_records (organization_id, id);
+CREATE INDEX aid_records_report_idx ON aid_records (feedback_report_id) WHERE feedback_report_id IS NOT NULL;
 CREATE INDEX aid_records_fund_idx ON aid_records (fund_id) WHERE fund_id IS NOT NULL;
 CREATE INDEX aid_records_fund_entry_idx ON aid_records (fund_entry_id) WHERE fund_entry_id IS NOT NULL;
 CREATE TRIGGER aid_records_append_only BEFORE UPDATE OR DELETE ON aid_records

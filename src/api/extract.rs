@@ -204,6 +204,43 @@ impl FromRequest for JsonBody {
     }
 }
 
+/// A body sent as JSON or as CSV (`text/csv`, for spreadsheet exports), read but not yet
+/// interpreted.
+pub enum JsonOrCsv {
+    Json(JsonBody),
+    Csv(BytesMut),
+}
+
+fn is_csv(req: &HttpRequest) -> bool {
+    matches!(req.mime_type(), Ok(Some(m)) if m.type_().as_str() == "text" && m.subtype().as_str() == "csv")
+}
+
+impl FromRequest for JsonOrCsv {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let limit = req.app_data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
+            if is_json(&req) {
+                Ok(Self::Json(JsonBody(
+                    read_body(&req, &mut payload, limit).await?,
+                )))
+            } else if is_csv(&req) {
+                Ok(Self::Csv(read_body(&req, &mut payload, limit).await?))
+            } else {
+                Err(ApiError::new(
+                    Kind::UnsupportedMediaType,
+                    "unsupported_media_type",
+                    "send the body as application/json or text/csv",
+                ))
+            }
+        })
+    }
+}
+
 /// Query parameters, deserialised with the failing parameter named, then validated.
 pub struct QueryParams<T>(pub T);
 

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod consents;
 pub mod disclosures;
 pub mod error;
+pub mod feedback;
 pub mod funds;
 pub mod keys;
 pub mod needs;
@@ -122,6 +123,25 @@ where
     use diesel_async::AsyncConnection;
     let mut pooled = pool.get().await.map_err(|e| E::from(Error::from(e)))?;
     let conn: &mut Conn = &mut pooled;
+    let outcome = conn
+        .transaction::<R, Failure<E>, _>(async move |c| f(c).await.map_err(Failure::Caller))
+        .await;
+    match outcome {
+        Ok(v) => Ok(v),
+        Err(Failure::Caller(e)) => Err(e),
+        Err(Failure::Database(e)) => Err(E::from(Error::from(e))),
+    }
+}
+
+/// Runs `f` inside the caller's transaction as a savepoint: what `f` wrote is undone when it
+/// fails (an SQL error included) and the transaction goes on.
+pub async fn savepoint<R, E, F>(conn: &mut Conn, f: F) -> std::result::Result<R, E>
+where
+    F: for<'r> FnOnce(&'r mut Conn) -> BoxFuture<'r, std::result::Result<R, E>> + Send,
+    E: From<Error> + Send,
+    R: Send,
+{
+    use diesel_async::AsyncConnection;
     let outcome = conn
         .transaction::<R, Failure<E>, _>(async move |c| f(c).await.map_err(Failure::Caller))
         .await;

@@ -340,6 +340,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    feedback_reports (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        period_start -> Date,
+        period_end -> Date,
+        format -> Text,
+        record_count -> Int4,
+        total_value_fen -> Int8,
+        total_service_minutes -> Int8,
+        submitted_by -> Uuid,
+        submitted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     aid_duplicate_flags (id) {
         id -> Uuid,
         aid_record_id -> Uuid,
@@ -391,6 +406,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     aid_records,
     aid_duplicate_flags,
     disclosures,
+    feedback_reports,
 );
 diesel::allow_tables_to_appear_in_same_query!(projects, organizations);
 diesel::allow_tables_to_appear_in_same_query!(projects, persons);
@@ -432,3 +448,4 @@ diesel::allow_tables_to_appear_in_same_query!(disclosures, persons);
 diesel::allow_tables_to_appear_in_same_query!(disclosures, needs);
 diesel::allow_tables_to_appear_in_same_query!(disclosures, consents);
 diesel::allow_tables_to_appear_in_same_query!(disclosures, government_aid_records);
+diesel::allow_tables_to_appear_in_same_query!(feedback_reports, organizations);

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod consents;
 pub mod disclosures;
 pub mod error;
+pub mod feedback;
 pub mod funds;
 pub mod keys;
 pub mod ledger;

@@ -123,7 +123,7 @@ async fn a_fund_ledger_never_goes_negative_even_when_expenditures_race() {
 }
 
 /// A person of Daoli with a consent naming the education charity; returns (person id, token).
-async fn consented_person(app: &TestApp, id_number: &str) -> String {
+pub async fn consented_person(app: &TestApp, id_number: &str) -> String {
     let daoli = app.token("daoli.ca").await;
     let person = app
         .register_person(&daoli, &person_body(id_number, "230102001"))

@@ -308,6 +308,7 @@ fn example_caller(path: &str) -> &'static str {
         || path.starts_with("/api/v1/funds")
         || path.starts_with("/api/v1/aid-records")
         || path.starts_with("/api/v1/disclosures")
+        || path.starts_with("/api/v1/feedback-reports")
     {
         "charity.edu"
     } else {
@@ -343,6 +344,12 @@ async fn every_request_example_in_the_document_is_accepted() {
             }
             if example.get("project_id").is_some() {
                 example["project_id"] = json!(f.published_project);
+            }
+            if let Some(records) = example.get_mut("records").and_then(Value::as_array_mut) {
+                for r in records {
+                    r["person_id"] = json!(f.person);
+                    r["project_id"] = json!(f.published_project);
+                }
             }
             let url = fill(path, &f, "real");
             let token = app.token(example_caller(path)).await;

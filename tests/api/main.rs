@@ -10,6 +10,7 @@ mod consents;
 mod contract;
 mod disclosures;
 mod errors;
+mod feedback;
 mod helpers;
 mod keys;
 mod matching;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod consents;
 pub mod disclosures;
+pub mod feedback_reports;
 pub mod funds;
 pub mod needs;
 pub mod organizations;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     projects::configure(cfg);
     funds::configure(cfg);
     aid_records::configure(cfg);
+    feedback_reports::configure(cfg);
     disclosures::configure(cfg);
     public::configure(cfg);
     stats::configure(cfg);
