@@ -260,3 +260,14 @@ pub async fn people_helped(
         .await
         .map_err(Into::into)
 }
+
+/// Every charity aid record of a person, newest first.
+pub async fn of_person(conn: &mut Conn, person_id: Uuid) -> Result<Vec<AidRecordRow>> {
+    aid_records::table
+        .filter(aid_records::person_id.eq(person_id))
+        .select(AidRecordRow::as_select())
+        .order((aid_records::aid_on.desc(), aid_records::id.desc()))
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}

@@ -322,3 +322,60 @@ pub async fn list(
         })
         .collect())
 }
+
+/// One person's aid from every source (government programmes and charities).
+#[derive(Debug)]
+pub struct AidHistory {
+    pub government: Vec<crate::db::persons::GovernmentAidRow>,
+    pub charity: Vec<AidRecordRow>,
+}
+
+/// A person's aid history (救助帮扶记录): civil-affairs staff of the region; auditors (recorded);
+/// a charity only under a consent for `purpose` that names the `aid_history` category (recorded
+/// as a disclosure). Others: not found.
+pub async fn history(
+    ctx: &Context,
+    caller: &Caller,
+    person_id: Uuid,
+    purpose: Option<crate::domain::consent::Purpose>,
+) -> Result<AidHistory> {
+    use crate::domain::consent::DataCategory;
+    use access::PersonAccess;
+    access::may_read_people(caller, purpose)?;
+    let now = ctx.clock.now();
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let person = persons::find(&mut conn, person_id)
+        .await?
+        .ok_or_else(|| Error::not_found("person"))?;
+    let event = match access::to_person(&mut conn, caller, &person, purpose, now).await? {
+        PersonAccess::Staff => None,
+        PersonAccess::Auditor => Some(audit::by(
+            ctx,
+            caller,
+            "person.aid_history.read",
+            "person",
+            person_id,
+        )),
+        PersonAccess::Recipient(cov) if cov.allows(DataCategory::AidHistory) => Some(
+            audit::by(
+                ctx,
+                caller,
+                "person.aid_history.disclose",
+                "person",
+                person_id,
+            )
+            .details(json!({"categories": ["aid_history"], "purpose": purpose})),
+        ),
+        PersonAccess::Recipient(_) => return Err(Error::not_found("person")),
+    };
+    let government = persons::government_aid_of(&mut conn, person_id).await?;
+    let charity = aid::of_person(&mut conn, person_id).await?;
+    drop(conn);
+    if let Some(ev) = event {
+        audit::record(ctx, ev).await?;
+    }
+    Ok(AidHistory {
+        government,
+        charity,
+    })
+}

@@ -311,3 +311,96 @@ async fn aid_needs_a_consent_naming_the_charity_and_the_last_place_goes_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_aid_history_is_one_timeline_and_a_charity_sees_it_only_under_aid_history_consent() {
+    let app = spawn_app().await;
+    let edu = app.token("charity.edu").await;
+    let daoli = app.token("daoli.ca").await;
+    let person = consented_person(&app, ADULT_ID).await;
+    let res = app
+        .post(
+            &format!("/api/v1/persons/{person}/government-aid"),
+            Some(&daoli),
+            &json!({"programme": "subsistence_allowance", "amount_fen": 80000, "period_start": "2026-05-01",
+                    "period_end": "2026-05-31", "source_system": "低保系统", "certifying_region": "230102"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let project = published_project(&app, &edu, &project_body("助医")).await;
+    let res = app
+        .post(
+            "/api/v1/aid-records",
+            Some(&edu),
+            &json!({"person_id": person, "project_id": project["id"], "category": "medical",
+                    "form": "cash", "value_fen": 100000, "aid_on": "2026-06-01"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+
+    let path = format!("/api/v1/persons/{person}/aid-history");
+    let staff: Value = app.get(&path, Some(&daoli)).await.json().await.unwrap();
+    let sources: Vec<(&str, &str)> = staff
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["source"].as_str().unwrap(), e["date"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        sources,
+        [("charity", "2026-06-01"), ("government", "2026-05-01")]
+    );
+    assert_eq!(staff[1]["programme"], "subsistence_allowance");
+
+    // The consenting charity, for the consented purpose: the same timeline, recorded.
+    let res = app
+        .get(&format!("{path}?purpose=referral"), Some(&edu))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap(), staff);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM audit_events WHERE action = 'person.aid_history.disclose'"
+        )
+        .await,
+        1
+    );
+    problem(app.get(&path, Some(&edu)).await, 422).await;
+    problem(
+        app.get(&format!("{path}?purpose=matching"), Some(&edu))
+            .await,
+        404,
+    )
+    .await;
+    let care = app.token("charity.care").await;
+    problem(
+        app.get(&format!("{path}?purpose=referral"), Some(&care))
+            .await,
+        404,
+    )
+    .await;
+    // A consent without the aid_history category does not show it.
+    let other = app
+        .register_person(
+            &daoli,
+            &person_body(&resident_id("23010219850101002"), "230102"),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let edu_org = app.org_id("哈尔滨市助学慈善基金会").await;
+    let res = app
+        .consent(&daoli, &other, &consent_to(&edu_org, &["identity"]))
+        .await;
+    assert_eq!(res.status(), 201);
+    problem(
+        app.get(
+            &format!("/api/v1/persons/{other}/aid-history?purpose=referral"),
+            Some(&edu),
+        )
+        .await,
+        404,
+    )
+    .await;
+}

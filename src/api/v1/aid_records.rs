@@ -20,7 +20,9 @@ use crate::error::{ApiError, FieldError};
 use crate::service::aid::{self, AidInput, Recorded};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(create_aid_record).service(list_aid_records);
+    cfg.service(create_aid_record)
+        .service(list_aid_records)
+        .service(aid_history);
 }
 
 /// Another source that helped the same person in the same category in an overlapping period.
@@ -274,4 +276,95 @@ async fn list_aid_records(
         |r| r.record.id.to_string(),
         AidRecord::from,
     )))
+}
+
+/// One item of a person's aid history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AidHistoryEntry {
+    /// `government` or `charity`.
+    pub source: String,
+    pub record_id: Uuid,
+    /// When the aid began (or was given).
+    pub date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    /// Government aid: the programme.
+    pub programme: Option<Programme>,
+    /// Charity aid: the need category helped with.
+    pub category: Option<NeedCategory>,
+    pub form: Option<AidRecordForm>,
+    pub value_fen: Option<i64>,
+    pub service_hours: Option<f64>,
+    pub service_type: Option<ServiceType>,
+    /// Charity aid: the charity and its project.
+    pub organization_id: Option<Uuid>,
+    pub project_id: Option<Uuid>,
+    /// Government aid: the system it came from.
+    pub source_system: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// What a charity reads for (required for consent recipients); the consent must name the
+    /// `aid_history` category for it.
+    pub purpose: Option<crate::domain::consent::Purpose>,
+}
+
+/// A person's aid from every source, newest first (救助帮扶记录): government programmes and
+/// charity aid in one timeline. Civil-affairs staff of the region; auditors (recorded); a charity
+/// under a consent for its `purpose` naming `aid_history` (recorded).
+#[utoipa::path(
+    tag = "people",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Person id"), HistoryQuery),
+    responses(
+        (status = 200, description = "The timeline", body = Vec<AidHistoryEntry>),
+        (status = 404, description = "No such person within the caller's reach"),
+        (status = 422, description = "A consent recipient named no `purpose`"),
+    )
+)]
+#[get("/persons/{id}/aid-history")]
+async fn aid_history(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    QueryParams(q): QueryParams<HistoryQuery>,
+) -> Result<web::Json<Vec<AidHistoryEntry>>, ApiError> {
+    let h = aid::history(&state.ctx, &caller, id.into_inner(), q.purpose).await?;
+    let mut items: Vec<AidHistoryEntry> = h
+        .government
+        .into_iter()
+        .map(|g| AidHistoryEntry {
+            source: "government".into(),
+            record_id: g.id,
+            date: g.period_start,
+            end_date: Some(g.period_end),
+            programme: Some(g.programme),
+            category: None,
+            form: None,
+            value_fen: Some(g.amount_fen),
+            service_hours: None,
+            service_type: None,
+            organization_id: None,
+            project_id: None,
+            source_system: Some(g.source_system),
+        })
+        .chain(h.charity.into_iter().map(|r| AidHistoryEntry {
+            source: "charity".into(),
+            record_id: r.id,
+            date: r.aid_on,
+            end_date: r.period_end,
+            programme: None,
+            category: Some(r.category),
+            form: Some(r.form),
+            value_fen: r.value_fen,
+            service_hours: r.service_minutes.map(|m| hours_from_minutes(m.into())),
+            service_type: r.service_type,
+            organization_id: Some(r.organization_id),
+            project_id: Some(r.project_id),
+            source_system: None,
+        }))
+        .collect();
+    items.sort_by(|a, b| b.date.cmp(&a.date).then(b.record_id.cmp(&a.record_id)));
+    Ok(web::Json(items))
 }
