@@ -134,3 +134,13 @@ pub async fn withdraw(
     .optional()
     .map_err(Into::into)
 }
+
+/// The consents of many people at once.
+pub async fn of_persons(conn: &mut Conn, person_ids: &[Uuid]) -> Result<Vec<ConsentRow>> {
+    consents::table
+        .filter(consents::person_id.eq_any(person_ids))
+        .select(ConsentRow::as_select())
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}

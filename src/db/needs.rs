@@ -147,3 +147,58 @@ pub async fn list(conn: &mut Conn, f: &NeedFilter) -> Result<Vec<NeedRow>> {
         .await
         .map_err(Into::into)
 }
+
+#[derive(Debug, Clone, diesel::QueryableByName)]
+pub struct NeedPerson {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub need_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub person_id: Uuid,
+}
+
+/// Open needs in `categories` under any of `prefixes` whose person has a consent, in force at
+/// `now`, for `matching` by this organisation or by every charity of a region covering
+/// `org_region`. The precise coverage rule is the domain's; this only narrows the candidates
+/// (served by `needs_open_category_region_idx` and the consents' person index).
+pub async fn consented_for_matching(
+    conn: &mut Conn,
+    categories: &[NeedCategory],
+    prefixes: &[String],
+    organization_id: Uuid,
+    org_region: &str,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<NeedPerson>> {
+    use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
+    let categories: Vec<&str> = categories.iter().map(|c| c.as_str()).collect();
+    let patterns: Vec<String> = prefixes.iter().map(|p| format!("{p}%")).collect();
+    diesel::sql_query(
+        "SELECT n.id AS need_id, n.person_id FROM needs n
+         WHERE n.status = 'open' AND n.category = ANY($1) AND n.region_code LIKE ANY($2)
+           AND EXISTS (SELECT 1 FROM consents c WHERE c.person_id = n.person_id
+                 AND 'matching' = ANY(c.purposes) AND c.withdrawn_at IS NULL
+                 AND c.given_at <= $5 AND (c.expires_at IS NULL OR c.expires_at > $5)
+                 AND (c.recipient_organization_id = $3
+                      OR $4 LIKE c.recipient_region_code || '%'))
+         ORDER BY n.id LIMIT $6",
+    )
+    .bind::<Array<Text>, _>(categories)
+    .bind::<Array<Text>, _>(patterns)
+    .bind::<diesel::sql_types::Uuid, _>(organization_id)
+    .bind::<Text, _>(org_region)
+    .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
+    .map_err(Into::into)
+}
+
+pub async fn find_many(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<NeedRow>> {
+    needs::table
+        .filter(needs::id.eq_any(ids))
+        .select(NeedRow::as_select())
+        .order(needs::id.asc())
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}

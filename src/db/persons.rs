@@ -248,3 +248,12 @@ pub async fn government_aid_of(conn: &mut Conn, person_id: Uuid) -> Result<Vec<G
         .await
         .map_err(Into::into)
 }
+
+pub async fn find_many(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<PersonRow>> {
+    persons::table
+        .filter(persons::id.eq_any(ids))
+        .select(PersonRow::as_select())
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}

@@ -109,3 +109,93 @@ pub async fn for_need(
         near_misses,
     })
 }
+
+/// A need that fits a project, as its charity may see it.
+#[derive(Debug)]
+pub struct NeedMatch {
+    pub need: crate::db::needs::NeedRow,
+    /// The person, when a consent names the charity (with what it covers); `None` for a
+    /// region-wide consent's de-identified summary.
+    pub person: Option<(PersonRow, crate::domain::consent::Coverage)>,
+    pub age: u32,
+    pub judgement: Judgement,
+}
+
+/// How many consented needs one project match looks at, at most.
+const NEED_CANDIDATES: i64 = 1000;
+
+/// Needs for a project (the owning charity): open needs that fit, of people whose consent for
+/// `matching` covers this charity (by name: the consented categories; by region: a summary).
+pub async fn for_project(
+    ctx: &Context,
+    caller: &Caller,
+    project_id: Uuid,
+) -> Result<Vec<NeedMatch>> {
+    use crate::domain::consent::{coverage, Purpose};
+    caller.require_any(&[Role::Charity])?;
+    let now = ctx.clock.now();
+    let today = local_date(now);
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let project = super::projects::load_owned(&mut conn, caller, project_id).await?;
+    let who = access::requester(&mut conn, caller).await?;
+    let candidates = needs::consented_for_matching(
+        &mut conn,
+        &project.categories,
+        &project.region_prefixes,
+        who.organization_id,
+        &who.region_code,
+        now,
+        NEED_CANDIDATES,
+    )
+    .await?;
+    let need_ids: Vec<Uuid> = candidates.iter().map(|c| c.need_id).collect();
+    let person_ids: Vec<Uuid> = candidates.iter().map(|c| c.person_id).collect();
+    let needs = needs::find_many(&mut conn, &need_ids).await?;
+    let people = persons::find_many(&mut conn, &person_ids).await?;
+    let consents = crate::db::consents::of_persons(&mut conn, &person_ids).await?;
+    drop(conn);
+    let facts = project_facts(&project);
+    let mut out = Vec::new();
+    for need in needs {
+        let Some(person) = people.iter().find(|p| p.id == need.person_id) else {
+            continue;
+        };
+        let theirs: Vec<_> = consents
+            .iter()
+            .filter(|c| c.person_id == person.id)
+            .map(|c| c.facts())
+            .collect();
+        let cov = coverage(&theirs, &who, Some(Purpose::Matching), now);
+        if !cov.sees_anything() {
+            continue;
+        }
+        let judgement = judge(&facts, &person_facts(person, today), need.category, today);
+        if !judgement.fits() {
+            continue;
+        }
+        let age = age(person.birth_date, today);
+        out.push(NeedMatch {
+            person: (!cov.summary_only).then(|| (person.clone(), cov)),
+            need,
+            age,
+            judgement,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.judgement
+            .score
+            .cmp(&a.judgement.score)
+            .then(b.need.urgency.cmp(&a.need.urgency))
+            .then(a.need.id.cmp(&b.need.id))
+    });
+    // What the charity now sees of whom is a disclosure: on the record, like a read.
+    let named: Vec<Uuid> = out
+        .iter()
+        .filter_map(|m| m.person.as_ref().map(|(p, _)| p.id))
+        .collect();
+    let ev = super::audit::by(ctx, caller, "project.matches", "project", project_id)
+        .details(serde_json::json!({"purpose": "matching", "persons": named,
+                           "summaries": out.len() - named.len()}));
+    super::audit::record(ctx, ev).await?;
+    Ok(out)
+}

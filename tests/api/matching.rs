@@ -159,3 +159,92 @@ async fn a_need_finds_the_projects_that_fit_with_their_reasons() {
     problem(app.get(&path, Some(&qiqihar)).await, 404).await;
     problem(app.get(&path, Some(&edu)).await, 403).await;
 }
+
+#[tokio::test]
+async fn a_project_sees_only_needs_whose_people_consented_to_matching_with_it() {
+    use crate::helpers::{consent_to, NOTICE_SHA256};
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care = app.token("charity.care").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let edu_org = app.org_id("哈尔滨市助学慈善基金会").await;
+    let mut body = project_body("道里关爱");
+    body["eligibility"]["tiers"] = json!([]);
+    body["eligibility"]["circumstances"] = json!(["major_illness"]);
+    let project = published_project(&app, &care, &body).await;
+
+    let mut people = Vec::new();
+    for first17 in [
+        "23010219900307001",
+        "23010219850101002",
+        "23010219800202003",
+        "23010219700303004",
+        "23010219600404005",
+    ] {
+        let p = app
+            .register_person(&daoli, &person_body(&resident_id(first17), "230102001"))
+            .await;
+        let id = p["id"].as_str().unwrap().to_owned();
+        let res = app
+            .post(
+                "/api/v1/needs",
+                Some(&daoli),
+                &json!({"person_id": id, "category": "medical", "description": "大病", "urgency": "urgent", "source": "screening"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        people.push(id);
+    }
+    let with = |org: &str, purposes: Value, categories: &[&str]| {
+        let mut c = consent_to(org, categories);
+        c["purposes"] = purposes;
+        c
+    };
+    // 0: names the charity for matching (identity only); 1: every charity of Daoli (summary);
+    // 2: names it for follow-up only; 3: no consent; 4: names another charity.
+    let consents = [
+        (0, with(&care_org, json!(["matching"]), &["identity"])),
+        (
+            1,
+            json!({"recipient": {"region_code": "230102"}, "purposes": ["matching"], "method": "electronic",
+                   "notice_version": "hlj-2024.1", "notice_sha256": NOTICE_SHA256,
+                   "evidence_ref": "e-1", "given_by": "subject"}),
+        ),
+        (2, with(&care_org, json!(["follow_up"]), &["identity"])),
+        (4, with(&edu_org, json!(["matching"]), &["identity"])),
+    ];
+    for (i, c) in consents {
+        let res = app.consent(&daoli, &people[i], &c).await;
+        assert_eq!(res.status(), 201, "consent {i}");
+    }
+
+    let path = format!(
+        "/api/v1/projects/{}/matches",
+        project["id"].as_str().unwrap()
+    );
+    let m: Value = app.get(&path, Some(&care)).await.json().await.unwrap();
+    let m = m.as_array().unwrap();
+    assert_eq!(m.len(), 2, "{m:?}");
+    let named = m.iter().find(|x| x["person"].is_object()).unwrap();
+    assert_eq!(named["person"]["id"], people[0].as_str());
+    assert_eq!(named["person"]["name"], "张三");
+    assert!(named["need_id"].is_string());
+    // The circumstance is health data the consent does not cover: not given as a reason.
+    assert_eq!(named["reasons"], json!(["region_prefix"]));
+    let summary = m.iter().find(|x| x["person"].is_null()).unwrap();
+    assert!(summary["need_id"].is_null());
+    assert_eq!(summary["region_code"], "230102001");
+    assert_eq!(summary["age_band"], "35-59");
+    let text = serde_json::to_string(&m).unwrap();
+    for hidden in &people[1..] {
+        assert!(!text.contains(hidden.as_str()));
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'project.matches'")
+            .await,
+        1
+    );
+    // Another charity cannot match on this project.
+    let edu = app.token("charity.edu").await;
+    problem(app.get(&path, Some(&edu)).await, 403).await;
+}

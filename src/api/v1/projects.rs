@@ -28,7 +28,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(update_project)
         .service(publish_project)
         .service(close_project)
-        .service(project_versions);
+        .service(project_versions)
+        .service(project_matches);
 }
 
 /// Who a project is for; empty lists and absent bounds set no condition.
@@ -617,4 +618,84 @@ async fn project_versions(
 ) -> Result<web::Json<Vec<ProjectVersion>>, ApiError> {
     let rows = projects::versions(&state.ctx, &caller, id.into_inner()).await?;
     Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// The person behind a match, as far as a consent naming the charity allows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MatchedPerson {
+    pub id: Uuid,
+    /// With the `identity` category only.
+    pub name: Option<String>,
+}
+
+/// An open need that fits the project. Under a region-wide consent only a de-identified summary
+/// (category, urgency, region, age band); under a consent naming the charity, the person too.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NeedForProject {
+    /// Only under a consent naming the charity.
+    pub need_id: Option<Uuid>,
+    pub category: NeedCategory,
+    pub urgency: crate::domain::need::Urgency,
+    pub region_code: String,
+    pub age_band: crate::domain::person::AgeBand,
+    pub person: Option<MatchedPerson>,
+    /// Why it fits, limited to what the consent covers (tier: `income`; circumstance:
+    /// `health` or `disability`).
+    pub reasons: Vec<crate::domain::project::MatchReason>,
+}
+
+/// Needs for a project (项目对接需求): open needs that fit, only of people whose consent for
+/// `matching` covers this charity, showing only the consented categories, best fit first (no
+/// score: it would tell what the consent does not). The owning charity; every call is recorded.
+#[utoipa::path(
+    tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "Fitting needs, best first", body = Vec<NeedForProject>),
+        (status = 404, description = "No such project"),
+    )
+)]
+#[get("/projects/{id}/matches")]
+async fn project_matches(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Vec<NeedForProject>>, ApiError> {
+    use crate::domain::consent::DataCategory;
+    use crate::domain::project::MatchReason;
+    let matches =
+        crate::service::matching::for_project(&state.ctx, &caller, id.into_inner()).await?;
+    let view = matches
+        .into_iter()
+        .map(|m| {
+            let allows = |c: DataCategory| m.person.as_ref().is_some_and(|(_, cov)| cov.allows(c));
+            let reasons = m
+                .judgement
+                .reasons
+                .iter()
+                .copied()
+                .filter(|r| match r {
+                    MatchReason::Tier => allows(DataCategory::Income),
+                    MatchReason::Circumstance => {
+                        allows(DataCategory::Health) || allows(DataCategory::Disability)
+                    }
+                    _ => true,
+                })
+                .collect();
+            NeedForProject {
+                need_id: m.person.as_ref().map(|_| m.need.id),
+                category: m.need.category,
+                urgency: m.need.urgency,
+                region_code: m.need.region_code.clone(),
+                age_band: crate::domain::person::age_band(m.age),
+                person: m.person.as_ref().map(|(p, cov)| MatchedPerson {
+                    id: p.id,
+                    name: cov.allows(DataCategory::Identity).then(|| p.name.clone()),
+                }),
+                reasons,
+            }
+        })
+        .collect();
+    Ok(web::Json(view))
 }
