@@ -161,6 +161,13 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
     ),
     ("fund_closed", 409, "the fund is closed", "基金已终止"),
     (
+        "already_paired",
+        409,
+        "the volunteer is already paired with the person",
+        "该志愿者已与此人结对",
+    ),
+    ("pairing_ended", 409, "the pairing has ended", "结对已结束"),
+    (
         "precondition_failed",
         412,
         "the record changed since the version named in `If-Match`; reload",

@@ -1,4 +1,6 @@
 DROP INDEX needs_open_category_region_idx;
+DROP TABLE pairing_visits;
+DROP TABLE pairings;
 DROP TABLE disclosures;
 DROP TABLE aid_duplicate_flags;
 DROP TABLE aid_records;

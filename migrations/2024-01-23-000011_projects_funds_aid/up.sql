@@ -230,6 +230,40 @@ CREATE TRIGGER disclosures_append_only BEFORE UPDATE OR DELETE ON disclosures
 CREATE TRIGGER disclosures_no_truncate BEFORE TRUNCATE ON disclosures
     FOR EACH STATEMENT EXECUTE FUNCTION reject_change();
 
+-- Volunteer pairing (结对帮扶): a grassroots volunteer with a person, under a follow-up consent.
+CREATE TABLE pairings (
+    id uuid PRIMARY KEY,
+    organization_id uuid NOT NULL REFERENCES organizations (id),
+    volunteer_id uuid NOT NULL REFERENCES users (id),
+    person_id uuid NOT NULL REFERENCES persons (id),
+    status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'ended')),
+    started_on date NOT NULL,
+    ended_on date,
+    end_reason text,
+    created_by uuid NOT NULL,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    version bigint NOT NULL DEFAULT 1,
+    CONSTRAINT pairings_period CHECK (ended_on IS NULL OR ended_on >= started_on)
+);
+CREATE UNIQUE INDEX pairings_one_active_idx ON pairings (volunteer_id, person_id) WHERE status = 'active';
+CREATE INDEX pairings_organization_idx ON pairings (organization_id, id);
+CREATE INDEX pairings_person_idx ON pairings (person_id);
+
+CREATE TABLE pairing_visits (
+    id uuid PRIMARY KEY,
+    pairing_id uuid NOT NULL REFERENCES pairings (id),
+    volunteer_id uuid NOT NULL,
+    visited_on date NOT NULL,
+    minutes integer NOT NULL CHECK (minutes BETWEEN 1 AND 1440),
+    kind text NOT NULL CHECK (kind IN ('home_visit', 'phone_call', 'accompany', 'other')),
+    note text,
+    recorded_at timestamptz NOT NULL
+);
+CREATE INDEX pairing_visits_pairing_idx ON pairing_visits (pairing_id, visited_on);
+CREATE TRIGGER pairing_visits_append_only BEFORE UPDATE OR DELETE ON pairing_visits
+    FOR EACH ROW EXECUTE FUNCTION reject_change();
+
 -- Matching a project: open needs by category and region prefix.
 CREATE INDEX needs_open_category_region_idx ON needs (category, region_code text_pattern_ops)
     WHERE status = 'open';

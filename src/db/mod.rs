@@ -12,6 +12,7 @@ pub mod funds;
 pub mod keys;
 pub mod needs;
 pub mod organizations;
+pub mod pairings;
 pub mod persons;
 pub mod projects;
 pub mod refresh;

@@ -449,3 +449,35 @@ diesel::allow_tables_to_appear_in_same_query!(disclosures, needs);
 diesel::allow_tables_to_appear_in_same_query!(disclosures, consents);
 diesel::allow_tables_to_appear_in_same_query!(disclosures, government_aid_records);
 diesel::allow_tables_to_appear_in_same_query!(feedback_reports, organizations);
+
+diesel::table! {
+    pairings (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        volunteer_id -> Uuid,
+        person_id -> Uuid,
+        status -> Text,
+        started_on -> Date,
+        ended_on -> Nullable<Date>,
+        end_reason -> Nullable<Text>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    pairing_visits (id) {
+        id -> Uuid,
+        pairing_id -> Uuid,
+        volunteer_id -> Uuid,
+        visited_on -> Date,
+        minutes -> Int4,
+        kind -> Text,
+        note -> Nullable<Text>,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(pairings, pairing_visits);

@@ -8,7 +8,9 @@ use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Nullable, Text};
 
-use crate::domain::aid::{AidRecordForm, EntryKind, FundStatus, ServiceType};
+use crate::domain::aid::{
+    AidRecordForm, EntryKind, FundStatus, PairingStatus, ServiceType, VisitKind,
+};
 use crate::domain::consent::{ConsentMethod, DataCategory, GivenBy, Purpose};
 use crate::domain::disclosure::DisclosureKind;
 use crate::domain::need::{NeedCategory, NeedSource, NeedStatus, Urgency};
@@ -95,4 +97,6 @@ text_column!(
     EntryKind,
     FundStatus,
     DisclosureKind,
+    PairingStatus,
+    VisitKind,
 );

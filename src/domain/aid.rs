@@ -236,3 +236,23 @@ mod tests {
         assert_eq!(hours_from_minutes(1), 0.02);
     }
 }
+
+text_enum! {
+    PairingStatus {
+        Active = "active",
+        Ended = "ended",
+    }
+}
+
+text_enum! {
+    /// What a volunteer's visit was (关爱陪伴).
+    VisitKind {
+        /// 入户探访
+        HomeVisit = "home_visit",
+        /// 电话问候
+        PhoneCall = "phone_call",
+        /// 陪同就医、办事
+        Accompany = "accompany",
+        Other = "other",
+    }
+}

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod matching;
 pub mod needs;
 pub mod organizations;
+pub mod pairings;
 pub mod persons;
 pub mod projects;
 pub mod public;

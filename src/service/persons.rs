@@ -104,7 +104,7 @@ fn encrypt(ctx: &Context, field: Field, plain: &str) -> Result<String> {
     ctx.keys.encrypt(field, plain).map_err(Error::internal)
 }
 
-fn decrypt(ctx: &Context, field: Field, stored: &str) -> Result<String> {
+pub fn decrypt(ctx: &Context, field: Field, stored: &str) -> Result<String> {
     ctx.keys.decrypt(field, stored).map_err(Error::internal)
 }
 

@@ -19,6 +19,11 @@ struct Fixtures {
     project: String,
     published_project: String,
     fund: String,
+    /// A person with a follow-up consent for the education charity, not yet paired.
+    unpaired: String,
+    volunteer: String,
+    pairing: String,
+    pairing_to_end: String,
 }
 
 async fn fixtures(app: &TestApp) -> Fixtures {
@@ -100,7 +105,56 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         .json()
         .await
         .unwrap();
+    // A volunteer of the education charity and three people who consented to its follow-up.
+    let edu_org_id = app.org_id("哈尔滨市助学慈善基金会").await;
+    let volunteer: Value = app
+        .post(
+            &format!("/api/v1/organizations/{edu_org_id}/users"),
+            Some(&admin),
+            &json!({"username": "vol.contract", "display_name": "志愿者", "password": crate::helpers::DEMO_PASSWORD, "roles": ["grassroots"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let volunteer = volunteer["id"].as_str().unwrap().to_owned();
+    let mut followed = vec![person.clone()];
+    for first17 in ["23010219850101002", "23010219800202003"] {
+        let p = app
+            .register_person(
+                &daoli,
+                &person_body(&crate::helpers::resident_id(first17), "230102001"),
+            )
+            .await;
+        followed.push(p["id"].as_str().unwrap().to_owned());
+    }
+    let mut pairings = Vec::new();
+    for (i, p) in followed.iter().enumerate() {
+        let mut c = consent_to(&edu_org_id, &["identity"]);
+        c["purposes"] = json!(["follow_up"]);
+        assert_eq!(app.consent(&daoli, p, &c).await.status(), 201);
+        if i != 1 {
+            let res = app
+                .post(
+                    "/api/v1/pairings",
+                    Some(&edu),
+                    &json!({"person_id": p, "volunteer_id": volunteer, "started_on": "2026-01-01"}),
+                )
+                .await;
+            assert_eq!(res.status(), 201);
+            pairings.push(
+                res.json::<Value>().await.unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+    }
     Fixtures {
+        unpaired: followed[1].clone(),
+        volunteer,
+        pairing: pairings[0].clone(),
+        pairing_to_end: pairings[1].clone(),
         project: project["id"].as_str().unwrap().to_owned(),
         published_project: published["id"].as_str().unwrap().to_owned(),
         fund: fund["id"].as_str().unwrap().to_owned(),
@@ -126,6 +180,10 @@ fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
         }
         _ if path.starts_with("/api/v1/projects/") => f.project.clone(),
         _ if path.starts_with("/api/v1/funds/") => f.fund.clone(),
+        _ if path.ends_with("/end") && path.starts_with("/api/v1/pairings/") => {
+            f.pairing_to_end.clone()
+        }
+        _ if path.starts_with("/api/v1/pairings/") => f.pairing.clone(),
         _ => f.organization.clone(),
     };
     let (user, client) = match variant {
@@ -304,7 +362,10 @@ async fn every_status_the_server_answers_is_in_the_document() {
 fn example_caller(path: &str) -> &'static str {
     if path.starts_with("/api/v1/organizations") {
         "admin"
+    } else if path == "/api/v1/pairings/{id}/visits" {
+        "vol.contract"
     } else if path.starts_with("/api/v1/projects")
+        || path.starts_with("/api/v1/pairings")
         || path.starts_with("/api/v1/funds")
         || path.starts_with("/api/v1/aid-records")
         || path.starts_with("/api/v1/disclosures")
@@ -344,6 +405,10 @@ async fn every_request_example_in_the_document_is_accepted() {
             }
             if example.get("project_id").is_some() {
                 example["project_id"] = json!(f.published_project);
+            }
+            if path == "/api/v1/pairings" {
+                example["person_id"] = json!(f.unpaired);
+                example["volunteer_id"] = json!(f.volunteer);
             }
             if let Some(records) = example.get_mut("records").and_then(Value::as_array_mut) {
                 for r in records {

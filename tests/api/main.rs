@@ -15,6 +15,7 @@ mod helpers;
 mod keys;
 mod matching;
 mod needs;
+mod pairings;
 mod people;
 mod projects;
 mod public;

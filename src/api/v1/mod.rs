@@ -9,6 +9,7 @@ pub mod feedback_reports;
 pub mod funds;
 pub mod needs;
 pub mod organizations;
+pub mod pairings;
 pub mod persons;
 pub mod projects;
 pub mod public;
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     disclosures::configure(cfg);
     public::configure(cfg);
     stats::configure(cfg);
+    pairings::configure(cfg);
     audit::configure(cfg);
 }
 
