@@ -379,3 +379,29 @@ pub async fn history(
         charity,
     })
 }
+
+/// Duplicate-aid flags (一人多头救助) for supervision: civil-affairs staff of the people's region,
+/// auditors anywhere (recorded).
+pub async fn duplicate_flags_list(
+    ctx: &Context,
+    caller: &Caller,
+    region: Option<&str>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<FlagRow>> {
+    let prefix = access::list_scope(caller, region)?;
+    let rows = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        aid::flags_in(&mut conn, &prefix, after, limit).await?
+    };
+    audit::record_supervision_read(
+        ctx,
+        caller,
+        "aid.duplicate_flags.list",
+        "aid_record",
+        None,
+        json!({"region": prefix}),
+    )
+    .await?;
+    Ok(rows)
+}

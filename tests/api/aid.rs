@@ -254,6 +254,24 @@ async fn an_aid_record_moves_places_budget_and_fund_together() {
         .await
         .unwrap();
     assert_eq!(theirs["items"], json!([]));
+
+    // Supervision lists the duplicate-aid flag; charities do not see that list.
+    let flags: Value = app
+        .get("/api/v1/supervision/duplicate-aid", Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(flags["items"].as_array().unwrap().len(), 1);
+    assert_eq!(flags["items"][0]["aid_record_id"], record["id"]);
+    assert_eq!(flags["items"][0]["source"], "government");
+    assert_eq!(flags["items"][0]["category"], "medical");
+    problem(
+        app.get("/api/v1/supervision/duplicate-aid", Some(&care))
+            .await,
+        403,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -22,7 +22,8 @@ use crate::service::aid::{self, AidInput, Recorded};
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_aid_record)
         .service(list_aid_records)
-        .service(aid_history);
+        .service(aid_history)
+        .service(duplicate_flags);
 }
 
 /// Another source that helped the same person in the same category in an overlapping period.
@@ -367,4 +368,69 @@ async fn aid_history(
         .collect();
     items.sort_by(|a, b| b.date.cmp(&a.date).then(b.record_id.cmp(&a.record_id)));
     Ok(web::Json(items))
+}
+
+/// A duplicate-aid flag as supervision sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateFlag {
+    pub id: Uuid,
+    /// The charity aid record that raised it.
+    pub aid_record_id: Uuid,
+    pub person_id: Uuid,
+    pub region_code: String,
+    pub category: NeedCategory,
+    #[serde(flatten)]
+    pub other: DuplicateAid,
+    pub detected_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FlagQuery {
+    /// Region code prefix of the people (civil-affairs staff: within their region).
+    pub region: Option<String>,
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<Uuid>,
+}
+
+/// Duplicate-aid flags (一人多头救助): the same person helped in the same category by two sources
+/// in overlapping periods. Civil-affairs staff (their region) and auditors (recorded).
+#[utoipa::path(
+    tag = "supervision",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(FlagQuery),
+    responses((status = 200, description = "A page of flags", body = Page<DuplicateFlag>))
+)]
+#[get("/supervision/duplicate-aid")]
+async fn duplicate_flags(
+    caller: Caller,
+    state: web::Data<AppState>,
+    QueryParams(q): QueryParams<FlagQuery>,
+) -> Result<web::Json<Page<DuplicateFlag>>, ApiError> {
+    check_region_param(q.region.as_deref())?;
+    let limit = q.limit.unwrap_or(50);
+    let rows = aid::duplicate_flags_list(
+        &state.ctx,
+        &caller,
+        q.region.as_deref(),
+        q.cursor,
+        limit + 1,
+    )
+    .await?;
+    Ok(web::Json(Page::from_rows(
+        rows,
+        limit,
+        |f| f.id.to_string(),
+        |f| DuplicateFlag {
+            id: f.id,
+            aid_record_id: f.aid_record_id,
+            person_id: f.person_id,
+            region_code: f.region_code.clone(),
+            category: f.category,
+            detected_at: f.detected_at,
+            other: DuplicateAid::from(f),
+        },
+    )))
 }
