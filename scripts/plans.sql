@@ -15,7 +15,7 @@ SELECT
     'p' || g,
     'v1:k1:x' || g,
     encode(sha256(('id' || g)::bytea), 'hex'),
-    '230102********' || lpad((g % 10000)::text, 4, '0'),
+    '**************' || lpad((g % 10000)::text, 4, '0'),
     date '1940-01-01' + (g % 25000),
     CASE WHEN g % 2 = 0 THEN 'male' ELSE 'female' END,
     '23' || lpad((1 + g % 13)::text, 2, '0') || lpad((1 + (g / 13) % 10)::text, 2, '0')

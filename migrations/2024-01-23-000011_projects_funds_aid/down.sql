@@ -1,4 +1,5 @@
 DROP INDEX needs_open_category_region_idx;
+DROP INDEX consents_recipient_region_idx;
 DROP TABLE pairing_visits;
 DROP TABLE pairings;
 DROP TABLE disclosures;

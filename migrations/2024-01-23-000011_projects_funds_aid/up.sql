@@ -264,6 +264,9 @@ CREATE INDEX pairing_visits_pairing_idx ON pairing_visits (pairing_id, visited_o
 CREATE TRIGGER pairing_visits_append_only BEFORE UPDATE OR DELETE ON pairing_visits
     FOR EACH ROW EXECUTE FUNCTION reject_change();
 
+-- Matching a project: consents for every charity of a region, by that region.
+CREATE INDEX consents_recipient_region_idx ON consents (recipient_region_code)
+    WHERE recipient_region_code IS NOT NULL;
 -- Matching a project: open needs by category and region prefix.
 CREATE INDEX needs_open_category_region_idx ON needs (category, region_code text_pattern_ops)
     WHERE status = 'open';

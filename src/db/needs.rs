@@ -159,7 +159,7 @@ pub struct NeedPerson {
 /// Open needs in `categories` under any of `prefixes` whose person has a consent, in force at
 /// `now`, for `matching` by this organisation or by every charity of a region covering
 /// `org_region`. The precise coverage rule is the domain's; this only narrows the candidates
-/// (served by `needs_open_category_region_idx` and the consents' person index).
+/// (served by the consents' recipient indexes and `needs_open_person_idx`).
 pub async fn consented_for_matching(
     conn: &mut Conn,
     categories: &[NeedCategory],
@@ -178,14 +178,15 @@ pub async fn consented_for_matching(
            AND EXISTS (SELECT 1 FROM consents c WHERE c.person_id = n.person_id
                  AND 'matching' = ANY(c.purposes) AND c.withdrawn_at IS NULL
                  AND c.given_at <= $5 AND (c.expires_at IS NULL OR c.expires_at > $5)
-                 AND (c.recipient_organization_id = $3
-                      OR $4 LIKE c.recipient_region_code || '%'))
+                 AND (c.recipient_organization_id = $3 OR c.recipient_region_code = ANY($4)))
          ORDER BY n.id LIMIT $6",
     )
     .bind::<Array<Text>, _>(categories)
     .bind::<Array<Text>, _>(patterns)
     .bind::<diesel::sql_types::Uuid, _>(organization_id)
-    .bind::<Text, _>(org_region)
+    // A region-wide consent covers the charity when its region is one of the prefixes of the
+    // charity's region: equality on a handful of codes, which an index answers.
+    .bind::<Array<Text>, _>(crate::domain::project::covering_prefixes(org_region))
     .bind::<Timestamptz, _>(now)
     .bind::<BigInt, _>(limit)
     .load(conn)
