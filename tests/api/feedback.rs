@@ -144,6 +144,10 @@ async fn a_report_is_accepted_whole_or_rejected_with_every_bad_record_named() {
     assert_eq!(csv_report["format"], "csv");
     assert_eq!(csv_report["records"][0]["note"], "七月补助");
     problem(post_csv(&app, &edu, "", &good_csv).await, 422).await;
+    // A NUL in a note is refused by name, never a 500.
+    let nul = format!("{header}\n{a},{pid},medical,cash,1000,,,2026-07-01,,bad\u{0}note,\n");
+    let p = problem(post_csv(&app, &edu, period, &nul).await, 422).await;
+    assert_eq!(fields(&p), ["records[0].note"]);
 
     // Readers: the charity, the city bureau of its registration; not the district's.
     let harbin = app.token("harbin.ca").await;

@@ -141,6 +141,23 @@ fn cell<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// Free text from a cell: line breaks and tabs are text, other control characters (NUL above
+/// all, which PostgreSQL refuses) are not.
+fn note(value: Option<String>, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    let v = value.filter(|n| !n.is_empty())?;
+    if v.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        errors.push(FieldError::new(
+            field,
+            "control_character",
+            "control characters are not allowed",
+        ));
+        return None;
+    }
+    Some(v)
+}
+
 fn required<T>(v: Option<T>, field: &str, errors: &mut Vec<FieldError>) -> Option<T> {
     if v.is_none() && !errors.iter().any(|e| e.field == field) {
         errors.push(FieldError::new(
@@ -189,7 +206,7 @@ fn csv_records(bytes: &[u8], errors: &mut Vec<FieldError>) -> Vec<CreateAidRecor
             service_hours: cell(line.service_hours, &at("service_hours"), true, errors),
             service_type: cell(line.service_type, &at("service_type"), false, errors),
             period_end: cell(line.period_end, &at("period_end"), false, errors),
-            note: line.note.filter(|n| !n.is_empty()),
+            note: note(line.note, &at("note"), errors),
             fund_id: cell(line.fund_id, &at("fund_id"), false, errors),
             person_id: required(person_id, &at("person_id"), errors).unwrap_or_default(),
             project_id: required(project_id, &at("project_id"), errors).unwrap_or_default(),
