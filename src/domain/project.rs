@@ -5,6 +5,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use std::collections::BTreeSet;
+
+use super::consent::DataCategory;
 use super::need::NeedCategory;
 use super::person::{Circumstance, Tier};
 use super::region;
@@ -217,6 +220,84 @@ pub fn judge(
         places_left: project.places_left,
         days_to_end: (project.ends_on - today).num_days(),
     }
+}
+
+/// The data category a circumstance belongs to (what a consent must name for a charity to
+/// learn it).
+pub fn circumstance_category(c: Circumstance) -> DataCategory {
+    match c {
+        _ if c.is_health() => DataCategory::Health,
+        _ if c.is_disability() => DataCategory::Disability,
+        Circumstance::IncomeLoss => DataCategory::Income,
+        Circumstance::Minor => DataCategory::Identity,
+        _ => DataCategory::Household,
+    }
+}
+
+/// The age range of a band.
+fn band_bounds(age: u32) -> (u32, u32) {
+    match age {
+        0..=13 => (0, 13),
+        14..=17 => (14, 17),
+        18..=34 => (18, 34),
+        35..=59 => (35, 59),
+        60..=79 => (60, 79),
+        _ => (80, 150),
+    }
+}
+
+/// Judges a project for a person as far as a charity's consent lets it learn the facts: a rule
+/// is evaluated only on data the consent names (`allowed`), so that the answer tells the charity
+/// nothing more. Without `income` a tier condition cannot be judged, without the circumstance's
+/// category neither can that circumstance (`None`: the person is left out); without `identity`
+/// age is known only by its band (the band must lie within the range), without `household` the
+/// region only down to the county.
+pub fn judge_under_consent(
+    project: &ProjectFacts,
+    person: &PersonFacts,
+    category: NeedCategory,
+    today: NaiveDate,
+    allowed: &BTreeSet<DataCategory>,
+) -> Option<Judgement> {
+    let may = |c: DataCategory| allowed.contains(&c);
+    let e = &project.eligibility;
+    if (!e.tiers.is_empty() || e.relapse_monitoring) && !may(DataCategory::Income) {
+        return None;
+    }
+    let mut project = project.clone();
+    if !e.circumstances.is_empty() {
+        project
+            .eligibility
+            .circumstances
+            .retain(|c| may(circumstance_category(*c)));
+        if project.eligibility.circumstances.is_empty() {
+            return None;
+        }
+    }
+    let mut seen = person.clone();
+    if !may(DataCategory::Household) {
+        seen.region_code = county(&person.region_code).to_owned();
+    }
+    if !may(DataCategory::Income) {
+        seen.tier = None;
+        seen.relapse_monitoring = false;
+    }
+    seen.circumstances
+        .retain(|c| may(circumstance_category(*c)));
+    if !may(DataCategory::Identity) && (e.min_age.is_some() || e.max_age.is_some()) {
+        let (lo, hi) = band_bounds(person.age);
+        let inside = e.min_age.is_none_or(|m| lo >= m) && e.max_age.is_none_or(|m| hi <= m);
+        if !inside {
+            return None;
+        }
+        seen.age = lo.max(e.min_age.unwrap_or(0));
+    }
+    Some(judge(&project, &seen, category, today))
+}
+
+/// A region code cut to its county (6 digits): what a de-identified view may show.
+pub fn county(code: &str) -> &str {
+    &code[..code.len().min(6)]
 }
 
 /// Best first: higher score, then the project that ends sooner (its help must be used first),
@@ -446,6 +527,83 @@ mod tests {
         rank(&mut judged);
         let order: Vec<_> = judged.iter().map(|(n, _)| *n).collect();
         assert_eq!(order, ["exact", "targeted", "targeted_later", "broad"]);
+    }
+
+    #[test]
+    fn under_consent_only_consented_facts_decide() {
+        use DataCategory as D;
+        let today = day("2026-06-01");
+        let only = |cs: &[DataCategory]| cs.iter().copied().collect::<BTreeSet<_>>();
+        let mut tiered = project();
+        tiered.eligibility.tiers = vec![Tier::SubsistenceAllowance];
+        // A tier condition needs the income category; without it the person is left out.
+        assert!(judge_under_consent(
+            &tiered,
+            &person(),
+            NeedCategory::Medical,
+            today,
+            &only(&[D::Identity])
+        )
+        .is_none());
+        let j = judge_under_consent(
+            &tiered,
+            &person(),
+            NeedCategory::Medical,
+            today,
+            &only(&[D::Income]),
+        )
+        .expect("judged");
+        assert!(j.fits());
+        // An illness is health data: a disability-only consent cannot test it.
+        let mut ill = project();
+        ill.eligibility.circumstances = vec![Circumstance::MajorIllness];
+        assert!(judge_under_consent(
+            &ill,
+            &person(),
+            NeedCategory::Medical,
+            today,
+            &only(&[D::Disability])
+        )
+        .is_none());
+        assert!(judge_under_consent(
+            &ill,
+            &person(),
+            NeedCategory::Medical,
+            today,
+            &only(&[D::Health])
+        )
+        .expect("judged")
+        .fits());
+        // Without identity, age only by band: 40 is in 35-59, which lies within 30-60 but not 40-60.
+        let mut aged = project();
+        aged.eligibility.min_age = Some(30);
+        aged.eligibility.max_age = Some(60);
+        assert!(
+            judge_under_consent(&aged, &person(), NeedCategory::Medical, today, &only(&[]))
+                .is_some()
+        );
+        aged.eligibility.min_age = Some(40);
+        assert!(
+            judge_under_consent(&aged, &person(), NeedCategory::Medical, today, &only(&[]))
+                .is_none()
+        );
+        // Without household, a village-level project cannot place the person.
+        let mut village = project();
+        village.eligibility.region_prefixes = vec!["230102001".into()];
+        let mut p = person();
+        p.region_code = "230102001001".into();
+        let j = judge_under_consent(&village, &p, NeedCategory::Medical, today, &only(&[]))
+            .expect("judged");
+        assert_eq!(j.failed, [MatchRule::Region]);
+        assert!(judge_under_consent(
+            &village,
+            &p,
+            NeedCategory::Medical,
+            today,
+            &only(&[D::Household])
+        )
+        .expect("judged")
+        .fits());
     }
 
     #[test]

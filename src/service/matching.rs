@@ -117,26 +117,38 @@ pub struct NeedMatch {
     /// The person, when a consent names the charity (with what it covers); `None` for a
     /// region-wide consent's de-identified summary.
     pub person: Option<(PersonRow, crate::domain::consent::Coverage)>,
+    /// The need's region as far as the consent shows it (the county without `household`).
+    pub region_code: String,
     pub age: u32,
-    pub judgement: Judgement,
+    /// Why it fits, judged only on consented data.
+    pub reasons: Vec<crate::domain::project::MatchReason>,
 }
 
 /// How many consented needs one project match looks at, at most.
 const NEED_CANDIDATES: i64 = 1000;
 
-/// Needs for a project (the owning charity): open needs that fit, of people whose consent for
-/// `matching` covers this charity (by name: the consented categories; by region: a summary).
+/// Needs for a published project (the owning charity): open needs that fit, of people whose
+/// consent for `matching` covers this charity. Every rule is judged only on data the consent
+/// names (domain `judge_under_consent`), and the list is ordered by urgency, not by how well
+/// hidden facts fit, so the answer tells the charity nothing the consent does not.
 pub async fn for_project(
     ctx: &Context,
     caller: &Caller,
     project_id: Uuid,
 ) -> Result<Vec<NeedMatch>> {
-    use crate::domain::consent::{coverage, Purpose};
+    use crate::domain::consent::{coverage, DataCategory, Purpose};
+    use crate::domain::project::{county, judge_under_consent, ProjectStatus};
     caller.require_any(&[Role::Charity])?;
     let now = ctx.clock.now();
     let today = local_date(now);
     let mut conn = crate::db::connect(&ctx.pool).await?;
     let project = super::projects::load_owned(&mut conn, caller, project_id).await?;
+    if project.status != ProjectStatus::Published {
+        return Err(Error::conflict(
+            "project_not_open",
+            "only a published project is matched with needs",
+        ));
+    }
     let who = access::requester(&mut conn, caller).await?;
     let candidates = needs::consented_for_matching(
         &mut conn,
@@ -169,33 +181,50 @@ pub async fn for_project(
         if !cov.sees_anything() {
             continue;
         }
-        let judgement = judge(&facts, &person_facts(person, today), need.category, today);
+        let Some(judgement) = judge_under_consent(
+            &facts,
+            &person_facts(person, today),
+            need.category,
+            today,
+            &cov.categories,
+        ) else {
+            continue;
+        };
         if !judgement.fits() {
             continue;
         }
-        let age = age(person.birth_date, today);
+        let region_code = if cov.allows(DataCategory::Household) {
+            need.region_code.clone()
+        } else {
+            county(&need.region_code).to_owned()
+        };
         out.push(NeedMatch {
+            region_code,
+            age: age(person.birth_date, today),
+            reasons: judgement.reasons,
             person: (!cov.summary_only).then(|| (person.clone(), cov)),
             need,
-            age,
-            judgement,
         });
     }
     out.sort_by(|a, b| {
-        b.judgement
-            .score
-            .cmp(&a.judgement.score)
-            .then(b.need.urgency.cmp(&a.need.urgency))
+        b.need
+            .urgency
+            .cmp(&a.need.urgency)
             .then(a.need.id.cmp(&b.need.id))
     });
-    // What the charity now sees of whom is a disclosure: on the record, like a read.
+    // What the charity now sees of whom is a disclosure: on the record, with the rules asked.
     let named: Vec<Uuid> = out
         .iter()
         .filter_map(|m| m.person.as_ref().map(|(p, _)| p.id))
         .collect();
-    let ev = super::audit::by(ctx, caller, "project.matches", "project", project_id)
-        .details(serde_json::json!({"purpose": "matching", "persons": named,
-                           "summaries": out.len() - named.len()}));
+    let ev = super::audit::by(ctx, caller, "project.matches", "project", project_id).details(
+        serde_json::json!({"purpose": "matching", "persons": named,
+            "summaries": out.len() - named.len(),
+            "eligibility": {"region_prefixes": project.region_prefixes, "tiers": project.tiers,
+                "relapse_monitoring": project.relapse_monitoring,
+                "circumstances": project.circumstances, "min_age": project.min_age,
+                "max_age": project.max_age}}),
+    );
     super::audit::record(ctx, ev).await?;
     Ok(out)
 }

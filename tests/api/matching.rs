@@ -170,8 +170,11 @@ async fn a_project_sees_only_needs_whose_people_consented_to_matching_with_it() 
     let edu_org = app.org_id("哈尔滨市助学慈善基金会").await;
     let mut body = project_body("道里关爱");
     body["eligibility"]["tiers"] = json!([]);
-    body["eligibility"]["circumstances"] = json!(["major_illness"]);
     let project = published_project(&app, &care, &body).await;
+    // A project for the seriously ill: no consent here names health, so nobody can be judged.
+    body["name"] = json!("道里大病关爱");
+    body["eligibility"]["circumstances"] = json!(["major_illness"]);
+    let illness = published_project(&app, &care, &body).await;
 
     let mut people = Vec::new();
     for first17 in [
@@ -229,11 +232,12 @@ async fn a_project_sees_only_needs_whose_people_consented_to_matching_with_it() 
     assert_eq!(named["person"]["id"], people[0].as_str());
     assert_eq!(named["person"]["name"], "张三");
     assert!(named["need_id"].is_string());
-    // The circumstance is health data the consent does not cover: not given as a reason.
     assert_eq!(named["reasons"], json!(["region_prefix"]));
+    // Without `household` the region is shown down to the county only.
+    assert_eq!(named["region_code"], "230102");
     let summary = m.iter().find(|x| x["person"].is_null()).unwrap();
     assert!(summary["need_id"].is_null());
-    assert_eq!(summary["region_code"], "230102001");
+    assert_eq!(summary["region_code"], "230102");
     assert_eq!(summary["age_band"], "35-59");
     let text = serde_json::to_string(&m).unwrap();
     for hidden in &people[1..] {
@@ -244,6 +248,19 @@ async fn a_project_sees_only_needs_whose_people_consented_to_matching_with_it() 
             .await,
         1
     );
+    let none: Value = app
+        .get(
+            &format!(
+                "/api/v1/projects/{}/matches",
+                illness["id"].as_str().unwrap()
+            ),
+            Some(&care),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none, json!([]));
     // Another charity cannot match on this project.
     let edu = app.token("charity.edu").await;
     problem(app.get(&path, Some(&edu)).await, 403).await;

@@ -636,24 +636,26 @@ pub struct NeedForProject {
     pub need_id: Option<Uuid>,
     pub category: NeedCategory,
     pub urgency: crate::domain::need::Urgency,
+    /// The need's region; only the county unless the consent names `household`.
     pub region_code: String,
     pub age_band: crate::domain::person::AgeBand,
     pub person: Option<MatchedPerson>,
-    /// Why it fits, limited to what the consent covers (tier: `income`; circumstance:
-    /// `health` or `disability`).
+    /// Why it fits, judged only on data the consent names.
     pub reasons: Vec<crate::domain::project::MatchReason>,
 }
 
 /// Needs for a project (项目对接需求): open needs that fit, only of people whose consent for
-/// `matching` covers this charity, showing only the consented categories, best fit first (no
-/// score: it would tell what the consent does not). The owning charity; every call is recorded.
+/// `matching` covers this charity; every rule is judged only on data the consent names (a rule
+/// it cannot judge leaves the person out), most urgent first. The owning charity, published
+/// projects; every call is recorded with the rules asked.
 #[utoipa::path(
     tag = "projects",
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = Uuid, Path, description = "Project id")),
     responses(
-        (status = 200, description = "Fitting needs, best first", body = Vec<NeedForProject>),
+        (status = 200, description = "Fitting needs, most urgent first", body = Vec<NeedForProject>),
         (status = 404, description = "No such project"),
+        (status = 409, description = "The project is not published"),
     )
 )]
 #[get("/projects/{id}/matches")]
@@ -663,38 +665,21 @@ async fn project_matches(
     id: web::Path<Uuid>,
 ) -> Result<web::Json<Vec<NeedForProject>>, ApiError> {
     use crate::domain::consent::DataCategory;
-    use crate::domain::project::MatchReason;
     let matches =
         crate::service::matching::for_project(&state.ctx, &caller, id.into_inner()).await?;
     let view = matches
         .into_iter()
-        .map(|m| {
-            let allows = |c: DataCategory| m.person.as_ref().is_some_and(|(_, cov)| cov.allows(c));
-            let reasons = m
-                .judgement
-                .reasons
-                .iter()
-                .copied()
-                .filter(|r| match r {
-                    MatchReason::Tier => allows(DataCategory::Income),
-                    MatchReason::Circumstance => {
-                        allows(DataCategory::Health) || allows(DataCategory::Disability)
-                    }
-                    _ => true,
-                })
-                .collect();
-            NeedForProject {
-                need_id: m.person.as_ref().map(|_| m.need.id),
-                category: m.need.category,
-                urgency: m.need.urgency,
-                region_code: m.need.region_code.clone(),
-                age_band: crate::domain::person::age_band(m.age),
-                person: m.person.as_ref().map(|(p, cov)| MatchedPerson {
-                    id: p.id,
-                    name: cov.allows(DataCategory::Identity).then(|| p.name.clone()),
-                }),
-                reasons,
-            }
+        .map(|m| NeedForProject {
+            need_id: m.person.as_ref().map(|_| m.need.id),
+            category: m.need.category,
+            urgency: m.need.urgency,
+            region_code: m.region_code,
+            age_band: crate::domain::person::age_band(m.age),
+            person: m.person.as_ref().map(|(p, cov)| MatchedPerson {
+                id: p.id,
+                name: cov.allows(DataCategory::Identity).then(|| p.name.clone()),
+            }),
+            reasons: m.reasons,
         })
         .collect();
     Ok(web::Json(view))
