@@ -38,6 +38,18 @@ pub struct Recorded {
     pub flags: Vec<FlagRow>,
 }
 
+/// Duplicate-aid flags name another source's aid (a government programme is income or health
+/// data, another charity's help is aid history): they are for supervision. A charity never
+/// sees them, not even for its own records.
+pub fn for_caller(caller: &Caller, mut recorded: Vec<Recorded>) -> Vec<Recorded> {
+    if !(caller.has(Role::CivilAffairs) || caller.has(Role::Auditor)) {
+        for r in &mut recorded {
+            r.flags.clear();
+        }
+    }
+    recorded
+}
+
 /// The rules of one record against its project (`field` prefixes the names, for reports).
 fn check_against_project(
     input: &AidInput,
@@ -276,7 +288,7 @@ pub async fn record(ctx: &Context, caller: &Caller, input: AidInput) -> Result<R
             }));
             ev.entity_id = Some(done.record.id);
             audit::append(conn, ev).await?;
-            Ok(done)
+            Ok(for_caller(&caller, vec![done]).remove(0))
         })
     })
     .await
@@ -309,7 +321,7 @@ pub async fn list(
         json!({"region": region, "person_id": filter.person_id, "project_id": filter.project_id}),
     )
     .await?;
-    Ok(rows
+    let recorded = rows
         .into_iter()
         .map(|record| {
             let (mine, rest): (Vec<_>, Vec<_>) =
@@ -320,7 +332,8 @@ pub async fn list(
                 flags: mine,
             }
         })
-        .collect())
+        .collect();
+    Ok(for_caller(caller, recorded))
 }
 
 /// One person's aid from every source (government programmes and charities).
@@ -347,7 +360,9 @@ pub async fn history(
     let person = persons::find(&mut conn, person_id)
         .await?
         .ok_or_else(|| Error::not_found("person"))?;
-    let event = match access::to_person(&mut conn, caller, &person, purpose, now).await? {
+    let reach = access::to_person(&mut conn, caller, &person, purpose, now).await?;
+    let recipient = matches!(reach, PersonAccess::Recipient(_));
+    let event = match reach {
         PersonAccess::Staff => None,
         PersonAccess::Auditor => Some(audit::by(
             ctx,
@@ -369,7 +384,12 @@ pub async fn history(
         PersonAccess::Recipient(_) => return Err(Error::not_found("person")),
     };
     let government = persons::government_aid_of(&mut conn, person_id).await?;
-    let charity = aid::of_person(&mut conn, person_id).await?;
+    let mut charity = aid::of_person(&mut conn, person_id).await?;
+    // `aid_history` is the government aid received; of charity aid a charity sees its own only
+    // (another charity's help would tell it more: categories, values, who).
+    if recipient {
+        charity.retain(|r| r.organization_id == caller.organization_id);
+    }
     drop(conn);
     if let Some(ev) = event {
         audit::record(ctx, ev).await?;

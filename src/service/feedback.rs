@@ -96,7 +96,7 @@ pub async fn submit(
                 return Err(e);
             }
             audit::append(conn, ev).await?;
-            Ok((report, done))
+            Ok((report, super::aid::for_caller(&caller, done)))
         })
     })
     .await
@@ -112,7 +112,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<ReportRow>> {
     let mut conn = crate::db::connect(&ctx.pool).await?;
-    if caller.has(Role::Charity) {
+    if caller.has(Role::Charity) && !caller.has(Role::CivilAffairs) {
         Ok(feedback::list(&mut conn, Some(caller.organization_id), None, after, limit).await?)
     } else {
         let prefix = access::list_scope(caller, region)?;
@@ -130,12 +130,32 @@ pub async fn get(
     let (report, org_region) = feedback::find(&mut conn, id)
         .await?
         .ok_or_else(|| Error::not_found("feedback report"))?;
-    let visible = report.organization_id == caller.organization_id
-        || caller.has(Role::Auditor)
-        || (caller.has(Role::CivilAffairs) && region::covers(caller.region.as_str(), &org_region));
-    if !visible {
+    let own = caller.has(Role::Charity) && report.organization_id == caller.organization_id;
+    let bureau =
+        caller.has(Role::CivilAffairs) && region::covers(caller.region.as_str(), &org_region);
+    if !(own || bureau || caller.has(Role::Auditor)) {
         return Err(Error::not_found("feedback report"));
     }
-    let records = feedback::records(&mut conn, id).await?;
+    let mut records = feedback::records(&mut conn, id).await?;
+    if bureau && !own {
+        // A bureau sees the records of people in its own region only.
+        let ids: Vec<Uuid> = records.iter().map(|r| r.person_id).collect();
+        let people = crate::db::persons::find_many(&mut conn, &ids).await?;
+        records.retain(|r| {
+            people
+                .iter()
+                .any(|p| p.id == r.person_id && caller.covers_region(&p.region_code))
+        });
+    }
+    drop(conn);
+    audit::record_supervision_read(
+        ctx,
+        caller,
+        "feedback_report.read",
+        "feedback_report",
+        Some(id),
+        json!({}),
+    )
+    .await?;
     Ok((report, records))
 }

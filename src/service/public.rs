@@ -93,14 +93,29 @@ pub async fn organization(
     Ok((org, funds, projects))
 }
 
-/// Charity aid of people living under `region` (a prefix; the province when empty), all time:
-/// people helped, and totals by category and form.
-pub async fn totals(ctx: &Context, region: &str) -> Result<(i64, Vec<AidTotal>)> {
+/// The fewest people a public figure may count: smaller cells are left out, so that no figure
+/// points at a person (a village with one helped family, say).
+pub const MIN_CELL: i64 = 5;
+
+/// Charity aid of people living under `region` (a prefix of at most a county; the province when
+/// empty), all time: people helped, and totals by category and form, each of at least
+/// [`MIN_CELL`] people (`None` and left out below that).
+pub async fn totals(ctx: &Context, region: &str) -> Result<(Option<i64>, Vec<AidTotal>)> {
+    if region.len() > 6 {
+        return Err(Error::bad_parameter(
+            "invalid_query",
+            "region",
+            "too_fine",
+            "public figures go down to the county (6 digits)",
+        ));
+    }
     let mut conn = crate::db::connect(&ctx.pool).await?;
     let (from, to) = (
         NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default(),
         NaiveDate::from_ymd_opt(2199, 12, 31).unwrap_or_default(),
     );
     let people = aid::people_helped(&mut conn, region, from, to).await?;
-    Ok((people, aid::totals(&mut conn, region, from, to).await?))
+    let mut rows = aid::totals(&mut conn, region, from, to).await?;
+    rows.retain(|r| r.people >= MIN_CELL);
+    Ok(((people >= MIN_CELL).then_some(people), rows))
 }

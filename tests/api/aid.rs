@@ -166,8 +166,13 @@ async fn an_aid_record_moves_places_budget_and_fund_together() {
     let res = app.post("/api/v1/aid-records", Some(&edu), &body).await;
     assert_eq!(res.status(), 201);
     let record: Value = res.json().await.unwrap();
-    assert_eq!(record["duplicate_of"][0]["source"], "government");
-    assert_eq!(record["duplicate_of"][0]["programme"], "medical_aid");
+    // Flagged, but the flag names another source's aid: supervision sees it, the charity not.
+    assert_eq!(record["duplicate_of"], json!([]));
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM aid_duplicate_flags")
+            .await,
+        1
+    );
     assert!(record["fund_entry_id"].is_string());
     let p: Value = app
         .get(&format!("/api/v1/projects/{pid}"), Some(&edu))
@@ -246,6 +251,21 @@ async fn an_aid_record_moves_places_budget_and_fund_together() {
         .await
         .unwrap();
     assert_eq!(listed["items"][0]["id"], record["id"]);
+    assert_eq!(
+        listed["items"][0]["duplicate_of"][0]["source"],
+        "government"
+    );
+    assert_eq!(
+        listed["items"][0]["duplicate_of"][0]["programme"],
+        "medical_aid"
+    );
+    let own: Value = app
+        .get("/api/v1/aid-records", Some(&edu))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["items"][0]["duplicate_of"], json!([]));
     let care = app.token("charity.care").await;
     let theirs: Value = app
         .get("/api/v1/aid-records", Some(&care))

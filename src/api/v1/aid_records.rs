@@ -66,7 +66,8 @@ pub struct AidRecord {
     pub fund_entry_id: Option<Uuid>,
     pub feedback_report_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
-    /// Duplicate-aid flags (一人多头救助) raised when it was recorded.
+    /// Duplicate-aid flags (一人多头救助) raised when it was recorded: for civil-affairs staff and
+    /// auditors only (they name another source's aid); always empty for charities.
     pub duplicate_of: Vec<DuplicateAid>,
 }
 

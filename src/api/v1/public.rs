@@ -311,16 +311,18 @@ pub fn total_rows(rows: Vec<crate::db::aid::AidTotal>) -> Result<Vec<AidTotalRow
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicStats {
-    /// Distinct people helped by charities.
-    pub people_helped: i64,
-    /// By need category and form of aid.
+    /// Distinct people helped by charities; absent when fewer than 5 (no figure points at a
+    /// person).
+    pub people_helped: Option<i64>,
+    /// By need category and form of aid; rows of fewer than 5 people are left out.
     pub by_category: Vec<AidTotalRow>,
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PublicStatsQuery {
-    /// Region code prefix of the people helped (the whole province by default).
+    /// Region code prefix of the people helped, down to the county (6 digits); the whole
+    /// province by default.
     pub region: Option<String>,
 }
 
