@@ -168,6 +168,12 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
     ),
     ("pairing_ended", 409, "the pairing has ended", "结对已结束"),
     (
+        "consent_withdrawn",
+        409,
+        "the person's consent for this purpose is no longer in force",
+        "此人对该目的的同意已不再有效",
+    ),
+    (
         "precondition_failed",
         412,
         "the record changed since the version named in `If-Match`; reload",

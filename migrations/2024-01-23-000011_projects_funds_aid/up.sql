@@ -84,7 +84,8 @@ CREATE TABLE funds (
     status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'closed')),
     -- The running sum of the ledger, kept by the ledger's trigger; never negative, so an
     -- expenditure the balance cannot carry is refused even when two race.
-    balance_fen bigint NOT NULL DEFAULT 0 CONSTRAINT funds_balance_not_negative CHECK (balance_fen >= 0),
+    balance_fen bigint NOT NULL DEFAULT 0 CONSTRAINT funds_balance_not_negative CHECK (balance_fen >= 0)
+        CONSTRAINT funds_balance_limit CHECK (balance_fen <= 1000000000000000),
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     version bigint NOT NULL DEFAULT 1,

@@ -271,3 +271,13 @@ pub async fn of_person(conn: &mut Conn, person_id: Uuid) -> Result<Vec<AidRecord
         .await
         .map_err(Into::into)
 }
+
+/// Serialises aid recorded for one person (until the transaction ends), so that two charities
+/// recording at once each see the other's record and the duplicate is flagged.
+pub async fn lock_person(conn: &mut Conn, person_id: Uuid) -> Result<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
+        .bind::<diesel::sql_types::Uuid, _>(person_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

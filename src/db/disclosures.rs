@@ -93,6 +93,8 @@ pub struct ProjectDuty {
     pub organization_id: Uuid,
     pub organization_name: String,
     pub public_fundraising: bool,
+    /// When it was closed, if it was (it may end before its planned `ends_on`).
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// Published and closed projects of charities registered under `region_prefix` (or of one
@@ -104,7 +106,9 @@ pub async fn project_duties(
 ) -> Result<Vec<ProjectDuty>> {
     let mut q = projects::table
         .inner_join(organizations::table)
+        // Published at some time: a draft closed unpublished never owed the public anything.
         .filter(projects::status.ne(ProjectStatus::Draft))
+        .filter(projects::published_at.is_not_null())
         .select((
             projects::id,
             projects::name,
@@ -113,6 +117,7 @@ pub async fn project_duties(
             organizations::id,
             organizations::name,
             organizations::public_fundraising,
+            projects::closed_at,
         ))
         .into_boxed();
     if let Some(r) = region_prefix {

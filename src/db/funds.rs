@@ -12,6 +12,8 @@ use crate::domain::aid::{EntryKind, FundStatus};
 
 /// The constraint that refuses an expenditure the balance cannot carry.
 pub const BALANCE_CONSTRAINT: &str = "funds_balance_not_negative";
+/// The constraint that keeps a balance within what the register counts (10^15 fen).
+pub const LIMIT_CONSTRAINT: &str = "funds_balance_limit";
 /// The constraint that refuses a second reversal of one entry.
 pub const REVERSED_ONCE_CONSTRAINT: &str = "fund_entries_reverses_id_key";
 

@@ -85,14 +85,26 @@ fn listed(obligation: Obligation, due_on: NaiveDate, as_of: NaiveDate) -> Option
     })
 }
 
-/// What `project` owes the public on `as_of`, given its published statements (corrections
-/// do not count as a new statement).
+/// Whether a statement reports on the project's course (what the three-monthly rule asks for):
+/// procedures, leftover property and corrections do not.
+fn reports_progress(kind: DisclosureKind) -> bool {
+    matches!(
+        kind,
+        DisclosureKind::Progress
+            | DisclosureKind::Financial
+            | DisclosureKind::Results
+            | DisclosureKind::CloseOut
+    )
+}
+
+/// What `project` owes the public on `as_of`, given its published statements. `ends_on` is the
+/// day the project actually ended (its planned end, or the day it was closed if earlier).
 pub fn due(t: &ProjectTerms, statements: &[Statement], as_of: NaiveDate) -> Vec<Due> {
     let mut out = Vec::new();
     let counted = || {
         statements
             .iter()
-            .filter(|s| s.kind != DisclosureKind::Correction && s.published_on <= as_of)
+            .filter(|s| reports_progress(s.kind) && s.published_on <= as_of)
     };
     if long_running(t) && as_of >= t.starts_on {
         let last = counted()
@@ -106,7 +118,9 @@ pub fn due(t: &ProjectTerms, statements: &[Statement], as_of: NaiveDate) -> Vec<
             out.extend(listed(Obligation::Periodic, next, as_of));
         }
         let close_out = months(t.ends_on, 3);
-        let closed_out = counted().any(|s| s.kind == DisclosureKind::CloseOut);
+        // A close-out accounts for the whole project: published once it has ended.
+        let closed_out =
+            counted().any(|s| s.kind == DisclosureKind::CloseOut && s.published_on >= t.ends_on);
         if as_of > t.ends_on && !closed_out {
             // Owed from the day after the end, not only in the warning window.
             out.push(Due {
@@ -198,6 +212,9 @@ mod tests {
             due(&t, &one, day("2026-06-25"))[0].due_on,
             day("2026-06-20")
         );
+        // Procedures are not a report on the project's course.
+        let procedures = [statement(DisclosureKind::Procedures, "2026-03-20")];
+        assert_eq!(due(&t, &procedures, day("2026-04-11"))[0].days_late, 10);
         // A correction is not a new statement.
         let corrected = [
             statement(DisclosureKind::Progress, "2026-03-20"),

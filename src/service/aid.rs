@@ -112,11 +112,20 @@ pub async fn record_in(
             ),
         ));
     }
-    Error::check(check_against_project(&input, &project, field))?;
+    let mut errors = check_against_project(&input, &project, field);
+    if input.aid_on > crate::domain::time::local_date(now) {
+        errors.push(super::FieldError::new(
+            format!("{field}aid_on"),
+            "in_the_future",
+            "aid is recorded once given",
+        ));
+    }
+    Error::check(errors)?;
     let person = persons::find(conn, input.person_id)
         .await?
         .ok_or_else(|| Error::not_found("person"))?;
     access::named_consent(conn, caller, &person, now).await?;
+    aid::lock_person(conn, person.id).await?;
 
     let value = input.value_fen.unwrap_or(0);
     let first = projects::add_beneficiary_value(

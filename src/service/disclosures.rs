@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{access, audit, transaction, Context, Error, Result};
 use crate::auth::Caller;
 use crate::db::disclosures::{self, DisclosureRow, ProjectDuty};
-use crate::db::{funds, projects, Conn};
+use crate::db::{funds, Conn};
 use crate::domain::disclosure::{due, DisclosureKind, Due, ProjectTerms, Statement};
 use crate::domain::project::ProjectStatus;
 use crate::domain::role::Role;
@@ -36,13 +36,17 @@ pub struct StatementInput {
     pub correction_note: Option<String>,
 }
 
-/// The owning organisation of the subject, if it exists (drafts are not disclosed on).
-async fn owner(conn: &mut Conn, subject: Subject) -> Result<Uuid> {
+/// The owning organisation of the subject, if the caller may see it (drafts are not disclosed
+/// on, and another charity's draft is not found).
+async fn owner(conn: &mut Conn, caller: &Caller, subject: Subject) -> Result<Uuid> {
     match subject {
         Subject::Project(id) => {
-            let p = projects::find(conn, id)
-                .await?
-                .ok_or_else(|| Error::not_found("project"))?;
+            let p = super::projects::load_visible(conn, caller, id).await?;
+            if p.organization_id != caller.organization_id {
+                return Err(Error::forbidden(
+                    "only the owning charity publishes about it",
+                ));
+            }
             if p.status == ProjectStatus::Draft {
                 return Err(Error::conflict(
                     "project_not_open",
@@ -80,7 +84,7 @@ pub async fn publish(
     let caller = caller.clone();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
-            let org = owner(conn, subject).await?;
+            let org = owner(conn, &caller, subject).await?;
             if org != caller.organization_id {
                 return Err(Error::forbidden(
                     "only the owning charity publishes about it",
@@ -225,9 +229,14 @@ pub async fn due_list(
                 period_end: s.period_end,
             })
             .collect();
+        // A project closed early ended then.
+        let ended = duty
+            .closed_at
+            .map(local_date)
+            .map_or(duty.ends_on, |c| c.min(duty.ends_on));
         let terms = ProjectTerms {
             starts_on: duty.starts_on,
-            ends_on: duty.ends_on,
+            ends_on: ended.max(duty.starts_on),
             public_fundraising: duty.public_fundraising,
         };
         for d in due(&terms, &mine, as_of) {

@@ -87,6 +87,14 @@ pub async fn submit(
                 .await;
                 match outcome {
                     Ok(r) => done.push(r),
+                    // Not the record's fault (the database, a deadlock, a bug): the whole report
+                    // fails as such, and may be sent again.
+                    Err(e)
+                        if matches!(e.kind, super::Kind::Unavailable | super::Kind::Internal)
+                            || e.code == "concurrent_update" =>
+                    {
+                        return Err(e)
+                    }
                     Err(e) => errors.extend(row_errors(e, i)),
                 }
             }

@@ -169,6 +169,13 @@ pub async fn append_entry(
                 .ok_or_else(|| {
                     Error::field("reverses_id", "not_found", "no such entry in this fund")
                 })?;
+            if r.kind == EntryKind::Aid {
+                return Err(Error::field(
+                    "reverses_id",
+                    "aid_entry",
+                    "aid paid from a fund belongs to its aid record and is not reversed alone",
+                ));
+            }
             if r.kind == EntryKind::Reversal {
                 return Err(Error::field(
                     "reverses_id",
@@ -208,6 +215,13 @@ pub async fn append_entry(
     funds::append(conn, &new).await.map_err(|e| match e {
         crate::db::Error::RuleBroken { constraint } if constraint == funds::BALANCE_CONSTRAINT => {
             insufficient(None)
+        }
+        crate::db::Error::RuleBroken { constraint } if constraint == funds::LIMIT_CONSTRAINT => {
+            Error::field(
+                "amount_fen",
+                "balance_limit",
+                "the fund's balance would exceed 10^15 fen",
+            )
         }
         crate::db::Error::Duplicate { constraint }
             if constraint == funds::REVERSED_ONCE_CONSTRAINT =>

@@ -47,6 +47,13 @@ pub async fn create(
 ) -> Result<PairingRow> {
     caller.require_any(&[Role::Charity])?;
     let now = ctx.clock.now();
+    if started_on > local_date(now) {
+        return Err(Error::field(
+            "started_on",
+            "in_the_future",
+            "a pairing starts today or earlier",
+        ));
+    }
     let id = Uuid::now_v7();
     let ev = audit::by(ctx, caller, "pairing.create", "pairing", id);
     let caller = caller.clone();
@@ -165,9 +172,15 @@ pub async fn get(ctx: &Context, caller: &Caller, id: Uuid) -> Result<(PairingRow
     }
     drop(conn);
     if contact.name.is_some() || contact.phone.is_some() {
+        let mut shown = Vec::new();
+        if contact.name.is_some() {
+            shown.push("name");
+        }
+        if contact.phone.is_some() {
+            shown.push("phone");
+        }
         let ev = audit::by(ctx, caller, "person.disclose", "person", p.person_id).details(json!({
-            "purpose": "follow_up", "pairing_id": p.id,
-            "categories": if contact.phone.is_some() { json!(["contact"]) } else { json!(["identity"]) },
+            "purpose": "follow_up", "pairing_id": p.id, "fields": shown,
         }));
         audit::record(ctx, ev).await?;
     }
@@ -200,6 +213,20 @@ pub async fn add_visit(
             }
             if p.status != PairingStatus::Active {
                 return Err(Error::conflict("pairing_ended", "the pairing has ended"));
+            }
+            // Visits go on only while the person's follow-up consent does.
+            let person = persons::find(conn, p.person_id)
+                .await?
+                .ok_or_else(|| Error::not_found("pairing"))?;
+            if follow_up_coverage(conn, &caller, &person, now)
+                .await?
+                .categories
+                .is_empty()
+            {
+                return Err(Error::conflict(
+                    "consent_withdrawn",
+                    "the person's consent to follow-up is no longer in force",
+                ));
             }
             if input.visited_on < p.started_on || input.visited_on > local_date(now) {
                 return Err(Error::field(

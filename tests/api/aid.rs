@@ -197,6 +197,21 @@ async fn an_aid_record_moves_places_budget_and_fund_together() {
         1
     );
 
+    // An aid entry belongs to its record: it is not reversed alone.
+    let reversal = json!({"kind": "reversal", "amount_fen": 1_500_000, "reverses_id": record["fund_entry_id"], "occurred_on": "2026-06-11"});
+    let res = app
+        .post(
+            &format!("/api/v1/funds/{fund}/entries"),
+            Some(&edu),
+            &reversal,
+        )
+        .await;
+    assert_eq!(fields(&problem(res, 422).await), ["reverses_id"]);
+    // Aid is recorded once given, not ahead.
+    let ahead = json!({"person_id": person, "project_id": pid, "category": "medical", "form": "cash",
+                       "value_fen": 1_000, "aid_on": "2099-01-01"});
+    let res = app.post("/api/v1/aid-records", Some(&edu), &ahead).await;
+    assert_eq!(fields(&problem(res, 422).await), ["aid_on"]);
     // Over the per-person cap (20,000 yuan): refused, and nothing moved.
     let more = json!({"person_id": person, "project_id": pid, "category": "medical", "form": "cash",
                       "value_fen": 600_000, "aid_on": "2026-06-20", "fund_id": fund});

@@ -71,6 +71,21 @@ async fn statements_are_immutable_corrections_link_and_deadlines_are_kept() {
     assert_eq!(res.status(), 201);
     let first: Value = res.json().await.unwrap();
     assert_eq!(first["figures"]["service_hours"], 40.0);
+    // Another charity's draft is not found (its existence is not told).
+    let draft: Value = app
+        .post("/api/v1/projects", Some(&edu), &project_body("草稿"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/projects/{}/disclosures", draft["id"].as_str().unwrap()),
+            Some(&care),
+            &json!({"kind": "progress", "period_start": "2026-01-01", "period_end": "2026-03-19", "text": "x"}),
+        )
+        .await;
+    problem(res, 404).await;
     // Only the owner publishes; a correction names what it corrects and says why.
     problem(app.post(&path, Some(&edu), &progress).await, 403).await;
     let bare = json!({"kind": "correction", "period_start": "2026-01-01", "period_end": "2026-03-19", "text": "更正"});

@@ -174,6 +174,10 @@ async fn a_volunteer_visits_a_person_who_consented_to_follow_up() {
         .unwrap();
     assert!(after["person"]["name"].is_null() && after["person"]["phone"].is_null());
 
+    let res = app
+        .post(&format!("/api/v1/pairings/{pid}/visits"), Some(&li), &visit)
+        .await;
+    assert_eq!(problem(res, 409).await["code"], "consent_withdrawn");
     // Staff end it; then no more visits.
     let res = app
         .post(

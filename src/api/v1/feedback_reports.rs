@@ -169,8 +169,9 @@ fn required<T>(v: Option<T>, field: &str, errors: &mut Vec<FieldError>) -> Optio
     v
 }
 
-/// The CSV's records, every bad cell named `records[i].column` (line i + 2 of the file).
-fn csv_records(bytes: &[u8], errors: &mut Vec<FieldError>) -> Vec<CreateAidRecord> {
+/// The CSV's records with their index, every bad cell named `records[i].column` (line i + 2 of
+/// the file); a line that cannot be read keeps its number for the ones after it.
+fn csv_records(bytes: &[u8], errors: &mut Vec<FieldError>) -> Vec<(usize, CreateAidRecord)> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(bytes);
@@ -223,7 +224,7 @@ fn csv_records(bytes: &[u8], errors: &mut Vec<FieldError>) -> Vec<CreateAidRecor
                 None => continue,
             },
         };
-        out.push(record);
+        out.push((i, record));
     }
     if out.is_empty() && errors.is_empty() {
         errors.push(FieldError::new(
@@ -272,11 +273,12 @@ async fn submit_report(
                     format!("a report carries 1 to {MAX_RECORDS} records"),
                 ));
             }
-            (Some(b.period_start), Some(b.period_end), b.records, "json")
+            let records = b.records.into_iter().enumerate().collect();
+            (Some(b.period_start), Some(b.period_end), records, "json")
         }
         JsonOrCsv::Csv(bytes) => {
             let records = csv_records(&bytes, &mut errors);
-            for (i, r) in records.iter().enumerate() {
+            for (i, r) in &records {
                 if let Err(e) = r.validate() {
                     errors.extend(field_errors(&e).into_iter().map(|f| {
                         FieldError::new(format!("records[{i}].{}", f.field), f.code, f.message)
@@ -300,7 +302,7 @@ async fn submit_report(
         }
     }
     let mut inputs = Vec::with_capacity(records.len());
-    for (i, r) in records.into_iter().enumerate() {
+    for (i, r) in records {
         let minutes = r.check(&format!("records[{i}]."), &mut errors);
         if let (Some(s), Some(e)) = (start, end) {
             if r.aid_on < s || r.aid_on > e {
