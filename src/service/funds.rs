@@ -95,7 +95,7 @@ pub async fn list(
 /// Who reads a fund's entries (donor names among them): its charity, civil-affairs staff and
 /// auditors.
 fn may_read_entries(caller: &Caller, fund: &FundRow) -> Result<()> {
-    if caller.organization_id == fund.organization_id
+    if (caller.has(Role::Charity) && caller.organization_id == fund.organization_id)
         || caller.has(Role::CivilAffairs)
         || caller.has(Role::Auditor)
     {

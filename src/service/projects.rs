@@ -116,7 +116,8 @@ pub async fn create(ctx: &Context, caller: &Caller, fields: ProjectFields) -> Re
 /// Whether the caller may see `p`: published and closed projects are public; a draft only to
 /// its charity and that charity's federation.
 async fn may_see(conn: &mut Conn, caller: &Caller, p: &ProjectRow) -> Result<bool> {
-    if p.status != ProjectStatus::Draft || p.organization_id == caller.organization_id {
+    let own = caller.has(Role::Charity) && p.organization_id == caller.organization_id;
+    if p.status != ProjectStatus::Draft || own {
         return Ok(true);
     }
     is_federation_of(conn, caller, p.organization_id).await
