@@ -174,6 +174,12 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
         "此人对该目的的同意已不再有效",
     ),
     (
+        "already_taken",
+        409,
+        "another charity has taken this open referral",
+        "该公开转介已被其他慈善组织接收",
+    ),
+    (
         "precondition_failed",
         412,
         "the record changed since the version named in `If-Match`; reload",
@@ -196,6 +202,12 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
         422,
         "fields break rules; `errors` lists each with a code",
         "字段违反规则；errors 逐一列出",
+    ),
+    (
+        "consent_required",
+        422,
+        "no consent covers the recipient for this purpose; record one (or state the emergency basis)",
+        "没有覆盖该接收方和用途的同意；请先登记同意（或说明紧急情形依据）",
     ),
     (
         "reference_not_found",

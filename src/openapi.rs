@@ -85,6 +85,11 @@ const VERSIONED: &[&str] = &[
     "close_project",
     "create_fund",
     "get_fund",
+    "create_referral",
+    "get_referral",
+    "accept_referral",
+    "decline_referral",
+    "cancel_referral",
 ];
 
 /// Changes that honour `If-Match` (optimistic concurrency).

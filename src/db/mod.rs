@@ -15,6 +15,7 @@ pub mod organizations;
 pub mod pairings;
 pub mod persons;
 pub mod projects;
+pub mod referrals;
 pub mod refresh;
 pub mod schema;
 pub mod stats;

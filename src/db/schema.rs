@@ -481,3 +481,46 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(pairings, pairing_visits);
+
+diesel::table! {
+    referrals (id) {
+        id -> Uuid,
+        person_id -> Uuid,
+        need_ids -> Array<Uuid>,
+        referring_organization_id -> Uuid,
+        referred_by -> Uuid,
+        target_organization_id -> Nullable<Uuid>,
+        target_region_code -> Nullable<Text>,
+        owner_organization_id -> Nullable<Uuid>,
+        project_id -> Nullable<Uuid>,
+        urgency -> Text,
+        note -> Nullable<Text>,
+        legal_basis -> Text,
+        emergency_justification -> Nullable<Text>,
+        status -> Text,
+        response_due_at -> Timestamptz,
+        feedback_due_at -> Nullable<Timestamptz>,
+        decline_reason -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        previous_referral_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    referral_history (id) {
+        id -> Uuid,
+        referral_id -> Uuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_id -> Nullable<Uuid>,
+        actor_organization_id -> Nullable<Uuid>,
+        note -> Nullable<Text>,
+        at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(referrals, referral_history);

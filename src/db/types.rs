@@ -17,6 +17,7 @@ use crate::domain::need::{NeedCategory, NeedSource, NeedStatus, Urgency};
 use crate::domain::organization::{OrganizationKind, OrganizationStatus};
 use crate::domain::person::{Circumstance, Programme, Tier};
 use crate::domain::project::{AidForm, ProjectStatus};
+use crate::domain::referral::{DeclineReason, LegalBasis, ReferralStatus};
 use crate::domain::resident_id::Sex;
 use crate::domain::role::Role;
 
@@ -99,4 +100,7 @@ text_column!(
     DisclosureKind,
     PairingStatus,
     VisitKind,
+    ReferralStatus,
+    LegalBasis,
+    DeclineReason,
 );

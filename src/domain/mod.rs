@@ -42,6 +42,7 @@ pub mod organization;
 pub mod person;
 pub mod phone;
 pub mod project;
+pub mod referral;
 pub mod region;
 pub mod resident_id;
 pub mod role;

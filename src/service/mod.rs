@@ -20,6 +20,7 @@ pub mod persons;
 pub mod projects;
 pub mod public;
 pub mod readiness;
+pub mod referrals;
 pub mod sign_in;
 pub mod standing;
 pub mod stats;

@@ -24,6 +24,11 @@ struct Fixtures {
     volunteer: String,
     pairing: String,
     pairing_to_end: String,
+    /// Pending referrals to the care centre: one to accept, one to decline, one to cancel.
+    referrals: [String; 3],
+    care: String,
+    /// An open need for the referral example (the need example closes the other).
+    open_need: String,
 }
 
 async fn fixtures(app: &TestApp) -> Fixtures {
@@ -150,7 +155,52 @@ async fn fixtures(app: &TestApp) -> Fixtures {
             );
         }
     }
+    // A second referral consent: the withdrawal example takes the first one away.
+    let res = app
+        .consent(&daoli, &person, &consent_to(&care, &["identity"]))
+        .await;
+    assert_eq!(res.status(), 201);
+    let mut referrals = Vec::new();
+    let mut open_need = String::new();
+    for i in 0..4 {
+        let need: Value = app
+            .post(
+                "/api/v1/needs",
+                Some(&daoli),
+                &json!({"person_id": person, "category": "medical", "description": "x",
+                        "urgency": "normal", "source": "screening"}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        if i == 3 {
+            open_need = need["id"].as_str().unwrap().to_owned();
+            break;
+        }
+        let res = app
+            .post(
+                "/api/v1/referrals",
+                Some(&daoli),
+                &json!({"person_id": person, "need_ids": [need["id"]], "target": {"organization_id": care}, "urgency": "normal"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        referrals.push(
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
     Fixtures {
+        referrals: [
+            referrals[0].clone(),
+            referrals[1].clone(),
+            referrals[2].clone(),
+        ],
+        care: care.clone(),
+        open_need,
         unpaired: followed[1].clone(),
         volunteer,
         pairing: pairings[0].clone(),
@@ -180,6 +230,9 @@ fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
         }
         _ if path.starts_with("/api/v1/projects/") => f.project.clone(),
         _ if path.starts_with("/api/v1/funds/") => f.fund.clone(),
+        _ if path.ends_with("/decline") => f.referrals[1].clone(),
+        _ if path.ends_with("/cancel") => f.referrals[2].clone(),
+        _ if path.starts_with("/api/v1/referrals/") => f.referrals[0].clone(),
         _ if path.ends_with("/end") && path.starts_with("/api/v1/pairings/") => {
             f.pairing_to_end.clone()
         }
@@ -364,6 +417,8 @@ fn example_caller(path: &str) -> &'static str {
         "admin"
     } else if path == "/api/v1/pairings/{id}/visits" {
         "vol.contract"
+    } else if path == "/api/v1/referrals/{id}/accept" || path == "/api/v1/referrals/{id}/decline" {
+        "charity.care"
     } else if path.starts_with("/api/v1/projects")
         || path.starts_with("/api/v1/pairings")
         || path.starts_with("/api/v1/funds")
@@ -405,6 +460,10 @@ async fn every_request_example_in_the_document_is_accepted() {
             }
             if example.get("project_id").is_some() {
                 example["project_id"] = json!(f.published_project);
+            }
+            if path == "/api/v1/referrals" {
+                example["need_ids"] = json!([f.open_need]);
+                example["target"] = json!({"organization_id": f.care});
             }
             if path == "/api/v1/pairings" {
                 example["person_id"] = json!(f.unpaired);

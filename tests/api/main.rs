@@ -19,6 +19,7 @@ mod pairings;
 mod people;
 mod projects;
 mod public;
+mod referrals;
 mod service;
 mod stats;
 mod versions;

@@ -13,6 +13,7 @@ pub mod pairings;
 pub mod persons;
 pub mod projects;
 pub mod public;
+pub mod referrals;
 pub mod stats;
 
 use serde::Serialize;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     public::configure(cfg);
     stats::configure(cfg);
     pairings::configure(cfg);
+    referrals::configure(cfg);
     audit::configure(cfg);
 }
 

@@ -1,0 +1,2 @@
+DROP TABLE referral_history;
+DROP TABLE referrals;

@@ -1,0 +1,170 @@
+//! Referrals (转介) and their history.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::schema::{referral_history, referrals};
+use super::{Conn, Result};
+use crate::domain::need::Urgency;
+use crate::domain::referral::{DeclineReason, LegalBasis, ReferralStatus};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = referrals)]
+pub struct ReferralRow {
+    pub id: Uuid,
+    pub person_id: Uuid,
+    pub need_ids: Vec<Uuid>,
+    pub referring_organization_id: Uuid,
+    pub referred_by: Uuid,
+    pub target_organization_id: Option<Uuid>,
+    pub target_region_code: Option<String>,
+    pub owner_organization_id: Option<Uuid>,
+    pub project_id: Option<Uuid>,
+    pub urgency: Urgency,
+    pub note: Option<String>,
+    pub legal_basis: LegalBasis,
+    pub emergency_justification: Option<String>,
+    pub status: ReferralStatus,
+    pub response_due_at: DateTime<Utc>,
+    pub feedback_due_at: Option<DateTime<Utc>>,
+    pub decline_reason: Option<DeclineReason>,
+    pub outcome: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub previous_referral_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+pub async fn insert(conn: &mut Conn, row: &ReferralRow) -> Result<()> {
+    diesel::insert_into(referrals::table)
+        .values(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<ReferralRow>> {
+    referrals::table
+        .find(id)
+        .select(ReferralRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
+/// What a transition writes besides the status.
+#[derive(Debug, Default, Clone)]
+pub struct Transition {
+    pub owner_organization_id: Option<Uuid>,
+    pub feedback_due_at: Option<DateTime<Utc>>,
+    pub decline_reason: Option<DeclineReason>,
+    pub cancel_reason: Option<String>,
+}
+
+/// Moves the referral from `from` to `to` only if it is still `from` at `version`: of racing
+/// callers exactly one gets the row back.
+pub async fn transition(
+    conn: &mut Conn,
+    r: &ReferralRow,
+    to: ReferralStatus,
+    t: &Transition,
+    now: DateTime<Utc>,
+) -> Result<Option<ReferralRow>> {
+    diesel::update(
+        referrals::table
+            .find(r.id)
+            .filter(referrals::status.eq(r.status))
+            .filter(referrals::version.eq(r.version)),
+    )
+    .set((
+        referrals::status.eq(to),
+        referrals::owner_organization_id.eq(t.owner_organization_id.or(r.owner_organization_id)),
+        referrals::feedback_due_at.eq(t.feedback_due_at.or(r.feedback_due_at)),
+        referrals::decline_reason.eq(t.decline_reason.or(r.decline_reason)),
+        referrals::cancel_reason.eq(t.cancel_reason.clone().or(r.cancel_reason.clone())),
+        referrals::updated_at.eq(now),
+        referrals::version.eq(referrals::version + 1),
+    ))
+    .returning(ReferralRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(Into::into)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = referral_history)]
+pub struct HistoryRow {
+    pub id: Uuid,
+    pub referral_id: Uuid,
+    pub from_status: Option<ReferralStatus>,
+    pub to_status: ReferralStatus,
+    pub actor_id: Option<Uuid>,
+    pub actor_organization_id: Option<Uuid>,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn add_history(conn: &mut Conn, row: &HistoryRow) -> Result<()> {
+    diesel::insert_into(referral_history::table)
+        .values(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn history(conn: &mut Conn, referral_id: Uuid) -> Result<Vec<HistoryRow>> {
+    referral_history::table
+        .filter(referral_history::referral_id.eq(referral_id))
+        .select(HistoryRow::as_select())
+        .order((referral_history::at.asc(), referral_history::id.asc()))
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+#[derive(Debug, Default)]
+pub struct ReferralFilter {
+    /// Sent by this organisation.
+    pub referring_organization_id: Option<Uuid>,
+    /// Received: addressed to or owned by this organisation, or open to charities of a region
+    /// covering `open_region` (while pending).
+    pub received_by: Option<(Uuid, Vec<String>)>,
+    pub status: Option<ReferralStatus>,
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+pub async fn list(conn: &mut Conn, f: &ReferralFilter) -> Result<Vec<ReferralRow>> {
+    let mut q = referrals::table
+        .select(ReferralRow::as_select())
+        .into_boxed();
+    if let Some(o) = f.referring_organization_id {
+        q = q.filter(referrals::referring_organization_id.eq(o));
+    }
+    if let Some((org, regions)) = &f.received_by {
+        q = q.filter(
+            referrals::target_organization_id
+                .eq(*org)
+                .or(referrals::owner_organization_id.eq(*org))
+                .or(referrals::target_region_code
+                    .eq_any(regions.clone())
+                    .and(referrals::status.eq(ReferralStatus::Pending))),
+        );
+    }
+    if let Some(s) = f.status {
+        q = q.filter(referrals::status.eq(s));
+    }
+    if let Some(a) = f.after {
+        q = q.filter(referrals::id.gt(a));
+    }
+    q.order(referrals::id.asc())
+        .limit(f.limit)
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}

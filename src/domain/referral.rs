@@ -1,0 +1,120 @@
+//! Referrals (转介) and their status machine (DESIGN §3):
+//! pending → accepted → in_progress → completed; pending → declined | expired;
+//! pending, accepted, in_progress → cancelled.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::need::Urgency;
+
+text_enum! {
+    ReferralStatus {
+        Pending = "pending",
+        Accepted = "accepted",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Declined = "declined",
+        Expired = "expired",
+        Cancelled = "cancelled",
+    }
+}
+
+text_enum! {
+    /// Why data may go to the charity: the person's consent, or PIPL art. 13(4) (an emergency
+    /// threatening life or health), which supervision follows up.
+    LegalBasis {
+        Consent = "consent",
+        Emergency = "emergency",
+    }
+}
+
+text_enum! {
+    DeclineReason {
+        NoCapacity = "no_capacity",
+        NotEligible = "not_eligible",
+        Unreachable = "unreachable",
+        Duplicate = "duplicate",
+        OutsideScope = "outside_scope",
+        Other = "other",
+    }
+}
+
+text_enum! {
+    /// Which referrals a list shows.
+    Direction {
+        /// Sent by the caller's bureau.
+        Sent = "sent",
+        /// Addressed to or owned by the caller's charity, or open to its region.
+        Received = "received",
+    }
+}
+
+/// Whether a referral may move from `from` to `to`.
+pub fn can_transition(from: ReferralStatus, to: ReferralStatus) -> bool {
+    use ReferralStatus::*;
+    matches!(
+        (from, to),
+        (Pending, Accepted)
+            | (Pending, Declined)
+            | (Pending, Expired)
+            | (Accepted, InProgress)
+            | (InProgress, Completed)
+            | (Pending, Cancelled)
+            | (Accepted, Cancelled)
+            | (InProgress, Cancelled)
+    )
+}
+
+/// Whether the referral has ended (its needs go back to the pool unless helped).
+pub fn is_final(s: ReferralStatus) -> bool {
+    use ReferralStatus::*;
+    matches!(s, Completed | Declined | Expired | Cancelled)
+}
+
+/// When the charity must have answered: 72 h, 24 h or 4 h (救急难) after the referral.
+pub fn response_due(urgency: Urgency, at: DateTime<Utc>) -> DateTime<Utc> {
+    at + match urgency {
+        Urgency::Normal => Duration::hours(72),
+        Urgency::Urgent => Duration::hours(24),
+        Urgency::Emergency => Duration::hours(4),
+    }
+}
+
+/// When the charity must report back after accepting.
+pub fn feedback_due(accepted_at: DateTime<Utc>) -> DateTime<Utc> {
+    accepted_at + Duration::days(30)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ReferralStatus::*;
+
+    #[test]
+    fn the_status_machine() {
+        for (from, to, ok) in [
+            (Pending, Accepted, true),
+            (Pending, Declined, true),
+            (Pending, Expired, true),
+            (Accepted, InProgress, true),
+            (InProgress, Completed, true),
+            (Accepted, Cancelled, true),
+            (Accepted, Declined, false),
+            (Accepted, Completed, false),
+            (Completed, Cancelled, false),
+            (Declined, Accepted, false),
+            (Expired, Accepted, false),
+            (Pending, Pending, false),
+        ] {
+            assert_eq!(can_transition(from, to), ok, "{from} → {to}");
+        }
+        assert!(is_final(Declined) && !is_final(InProgress));
+    }
+
+    #[test]
+    fn deadlines_follow_urgency() {
+        let t: DateTime<Utc> = "2026-06-01T00:00:00Z".parse().expect("a time");
+        assert_eq!(response_due(Urgency::Emergency, t), t + Duration::hours(4));
+        assert_eq!(response_due(Urgency::Urgent, t), t + Duration::hours(24));
+        assert_eq!(response_due(Urgency::Normal, t), t + Duration::hours(72));
+    }
+}

@@ -1,0 +1,519 @@
+//! Referrals (转介): a bureau refers a person with open needs to a charity (or to every charity
+//! of a region) under the person's consent for `referral` — or, in an emergency, the PIPL art.
+//! 13(4) basis, flagged for supervision; the charity accepts (taking a project place) or
+//! declines; the bureau may cancel. Every transition is a conditional update in one transaction
+//! with its history row and audit event: of racing callers exactly one wins.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{access, audit, transaction, Context, Error, FieldError, Result};
+use crate::auth::Caller;
+use crate::db::referrals::{self, HistoryRow, ReferralFilter, ReferralRow, Transition};
+use crate::db::{consents, needs, organizations, persons, projects, Conn};
+use crate::domain::consent::{coverage, Purpose, Requester};
+use crate::domain::need::{NeedStatus, Urgency};
+use crate::domain::organization::{OrganizationKind, OrganizationStatus};
+use crate::domain::project::{covering_prefixes, ProjectStatus};
+use crate::domain::referral::{
+    can_transition, feedback_due, is_final, response_due, DeclineReason, LegalBasis, ReferralStatus,
+};
+use crate::domain::role::Role;
+
+/// To whom a referral goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Organization(Uuid),
+    /// Every charity registered in this region; the first to accept owns it.
+    Region(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewReferral {
+    pub person_id: Uuid,
+    pub need_ids: Vec<Uuid>,
+    pub target: Target,
+    pub project_id: Option<Uuid>,
+    pub urgency: Urgency,
+    pub note: Option<String>,
+    /// The emergency basis's justification (PIPL art. 13(4)), when no consent covers it.
+    pub emergency_justification: Option<String>,
+    pub previous_referral_id: Option<Uuid>,
+}
+
+fn is_charity(kind: OrganizationKind) -> bool {
+    matches!(
+        kind,
+        OrganizationKind::Charity
+            | OrganizationKind::CharityFederation
+            | OrganizationKind::RedCross
+            | OrganizationKind::SocialWorkAgency
+    )
+}
+
+/// The charity the consent must cover: the addressed one, or any charity of the region.
+async fn consent_requester(conn: &mut Conn, target: &Target) -> Result<Requester> {
+    match target {
+        Target::Organization(id) => {
+            let org = organizations::find(conn, *id)
+                .await?
+                .filter(|o| o.status == OrganizationStatus::Active && is_charity(o.kind))
+                .ok_or_else(|| {
+                    Error::field(
+                        "target.organization_id",
+                        "not_a_charity",
+                        "the target must be an active charity organisation",
+                    )
+                })?;
+            Ok(Requester {
+                organization_id: org.id,
+                kind: org.kind,
+                region_code: org.region_code,
+            })
+        }
+        Target::Region(code) => Ok(Requester {
+            organization_id: Uuid::nil(),
+            kind: OrganizationKind::Charity,
+            region_code: code.clone(),
+        }),
+    }
+}
+
+fn history(
+    r: &ReferralRow,
+    from: Option<ReferralStatus>,
+    caller: &Caller,
+    note: Option<String>,
+    at: DateTime<Utc>,
+) -> HistoryRow {
+    HistoryRow {
+        id: Uuid::now_v7(),
+        referral_id: r.id,
+        from_status: from,
+        to_status: r.status,
+        actor_id: Some(caller.id),
+        actor_organization_id: Some(caller.organization_id),
+        note,
+        at,
+    }
+}
+
+/// Moves the referral's needs from `from` to `to` (those still in `from`).
+async fn move_needs(
+    conn: &mut Conn,
+    ids: &[Uuid],
+    from: NeedStatus,
+    to: NeedStatus,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    let mut stuck = Vec::new();
+    for id in ids {
+        let Some(n) = needs::find(conn, *id).await? else {
+            stuck.push(*id);
+            continue;
+        };
+        if n.status != from
+            || needs::set_status(conn, n.id, from, to, now, n.version)
+                .await?
+                .is_none()
+        {
+            stuck.push(n.id);
+        }
+    }
+    Ok(stuck)
+}
+
+/// Refers a person (发起转介): civil-affairs staff of the person's region.
+pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Result<ReferralRow> {
+    caller.require_any(&[Role::CivilAffairs])?;
+    let now = ctx.clock.now();
+    let id = Uuid::now_v7();
+    let ev = audit::by(ctx, caller, "referral.create", "referral", id);
+    let caller = caller.clone();
+    transaction(&ctx.pool, |conn| {
+        Box::pin(async move {
+            let person = persons::find(conn, input.person_id)
+                .await?
+                .ok_or_else(|| Error::not_found("person"))?;
+            access::change_person(&caller, &person)?;
+            let mut errors = Vec::new();
+            for (i, nid) in input.need_ids.iter().enumerate() {
+                let need = needs::find(conn, *nid).await?;
+                match need {
+                    Some(n) if n.person_id == person.id && n.status == NeedStatus::Open => {}
+                    Some(n) if n.person_id == person.id => errors.push(FieldError::new(
+                        format!("need_ids[{i}]"),
+                        "not_open",
+                        format!("the need is {}", n.status),
+                    )),
+                    _ => errors.push(FieldError::new(
+                        format!("need_ids[{i}]"),
+                        "not_found",
+                        "no such need of this person",
+                    )),
+                }
+            }
+            Error::check(errors)?;
+            let who = consent_requester(conn, &input.target).await?;
+            if let Some(pid) = input.project_id {
+                let p = projects::find(conn, pid)
+                    .await?
+                    .filter(|p| p.status == ProjectStatus::Published)
+                    .ok_or_else(|| {
+                        Error::field("project_id", "not_found", "no such published project")
+                    })?;
+                let fits = match &input.target {
+                    Target::Organization(o) => p.organization_id == *o,
+                    Target::Region(_) => false,
+                };
+                if !fits {
+                    return Err(Error::field(
+                        "project_id",
+                        "not_of_target",
+                        "the project must be the addressed charity's",
+                    ));
+                }
+            }
+            let facts: Vec<_> = consents::of_person(conn, person.id)
+                .await?
+                .iter()
+                .map(|c| c.facts())
+                .collect();
+            let covered = coverage(&facts, &who, Some(Purpose::Referral), now).sees_anything();
+            let legal_basis = match (covered, &input.emergency_justification) {
+                (true, _) => LegalBasis::Consent,
+                (false, Some(j)) if input.urgency == Urgency::Emergency && !j.trim().is_empty() => {
+                    LegalBasis::Emergency
+                }
+                _ => {
+                    return Err(Error::unprocessable(
+                        "consent_required",
+                        "no consent of the person covers this recipient for referral; record one, or for an emergency threatening life or health state the justification",
+                    ))
+                }
+            };
+            let stuck = move_needs(conn, &input.need_ids, NeedStatus::Open, NeedStatus::Referred, now).await?;
+            if !stuck.is_empty() {
+                return Err(Error::conflict(
+                    "concurrent_update",
+                    "a need changed meanwhile; reload and retry",
+                ));
+            }
+            let (target_organization_id, target_region_code) = match &input.target {
+                Target::Organization(o) => (Some(*o), None),
+                Target::Region(r) => (None, Some(r.clone())),
+            };
+            let row = ReferralRow {
+                id,
+                person_id: person.id,
+                need_ids: input.need_ids,
+                referring_organization_id: caller.organization_id,
+                referred_by: caller.id,
+                target_organization_id,
+                target_region_code,
+                owner_organization_id: None,
+                project_id: input.project_id,
+                urgency: input.urgency,
+                note: input.note,
+                legal_basis,
+                emergency_justification: input
+                    .emergency_justification
+                    .filter(|_| legal_basis == LegalBasis::Emergency),
+                status: ReferralStatus::Pending,
+                response_due_at: response_due(input.urgency, now),
+                feedback_due_at: None,
+                decline_reason: None,
+                outcome: None,
+                cancel_reason: None,
+                previous_referral_id: input.previous_referral_id,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            };
+            referrals::insert(conn, &row).await?;
+            referrals::add_history(conn, &history(&row, None, &caller, None, now)).await?;
+            audit::append(
+                conn,
+                ev.details(json!({"person_id": row.person_id, "target_organization_id": row.target_organization_id,
+                                  "target_region_code": row.target_region_code, "legal_basis": row.legal_basis,
+                                  "urgency": row.urgency})),
+            )
+            .await?;
+            Ok(row)
+        })
+    })
+    .await
+}
+
+/// How the caller stands towards a referral.
+#[derive(Debug, PartialEq, Eq)]
+enum Side {
+    /// The referring bureau.
+    Referrer,
+    /// The addressed or owning charity, or (while pending) a charity of an open referral's region.
+    Recipient,
+    Auditor,
+    /// A charity of an open referral's region after another charity took it: told so when it
+    /// tries to act (409), shown nothing.
+    Taken,
+}
+
+async fn side(conn: &mut Conn, caller: &Caller, r: &ReferralRow) -> Result<Option<Side>> {
+    if caller.has(Role::CivilAffairs) && r.referring_organization_id == caller.organization_id {
+        return Ok(Some(Side::Referrer));
+    }
+    if caller.has(Role::Charity) {
+        let mine = r.target_organization_id == Some(caller.organization_id)
+            || r.owner_organization_id == Some(caller.organization_id);
+        if mine {
+            return Ok(Some(Side::Recipient));
+        }
+        if let Some(region) = &r.target_region_code {
+            let who = access::requester(conn, caller).await?;
+            if covering_prefixes(&who.region_code).contains(region) {
+                return Ok(Some(if r.status == ReferralStatus::Pending {
+                    Side::Recipient
+                } else {
+                    Side::Taken
+                }));
+            }
+        }
+    }
+    if caller.has(Role::Auditor) {
+        return Ok(Some(Side::Auditor));
+    }
+    Ok(None)
+}
+
+async fn load(conn: &mut Conn, caller: &Caller, id: Uuid) -> Result<(ReferralRow, Side)> {
+    let r = referrals::find(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("referral"))?;
+    match side(conn, caller, &r).await? {
+        Some(s) => Ok((r, s)),
+        None => Err(Error::not_found("referral")),
+    }
+}
+
+fn illegal(from: ReferralStatus, to: ReferralStatus) -> Error {
+    Error::conflict(
+        "illegal_transition",
+        format!("a referral cannot go from {from} to {to}"),
+    )
+    .with_extra("from", from.as_str())
+    .with_extra("to", to.as_str())
+}
+
+/// One transition by `side`: checked, applied conditionally, with history and audit.
+async fn apply(
+    ctx: &Context,
+    caller: &Caller,
+    id: Uuid,
+    to: ReferralStatus,
+    allowed: Side,
+    t: Transition,
+    note: Option<String>,
+) -> Result<ReferralRow> {
+    let now = ctx.clock.now();
+    let ev = audit::by(ctx, caller, &format!("referral.{to}"), "referral", id).reason(note.clone());
+    let caller = caller.clone();
+    transaction(&ctx.pool, |conn| {
+        Box::pin(async move {
+            let (r, s) = load(conn, &caller, id).await?;
+            if s == Side::Taken {
+                return Err(Error::conflict(
+                    "already_taken",
+                    "another charity has taken this referral",
+                ));
+            }
+            if s != allowed {
+                return Err(Error::forbidden(match allowed {
+                    Side::Referrer => "only the referring bureau may do this",
+                    _ => "only the addressed charity may do this",
+                }));
+            }
+            if !can_transition(r.status, to) {
+                return Err(illegal(r.status, to));
+            }
+            let mut t = t;
+            if to == ReferralStatus::Accepted {
+                t.owner_organization_id = Some(caller.organization_id);
+                t.feedback_due_at = Some(feedback_due(now));
+                if let Some(pid) = r.project_id {
+                    // A place of the project for this person, once (aid later takes no other).
+                    let first = projects::add_beneficiary_value(
+                        conn,
+                        pid,
+                        r.person_id,
+                        0,
+                        None,
+                        crate::domain::time::local_date(now),
+                    )
+                    .await?
+                    .unwrap_or(false);
+                    if first && projects::draw(conn, pid, true, 0, now).await?.is_none() {
+                        return Err(Error::conflict(
+                            "no_places_left",
+                            "the project has no places left",
+                        ));
+                    }
+                }
+            }
+            let Some(row) = referrals::transition(conn, &r, to, &t, now).await? else {
+                // Lost a race: say what the winner made of it.
+                let now_is = referrals::find(conn, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("referral"))?;
+                return Err(
+                    if now_is.target_region_code.is_some()
+                        && now_is
+                            .owner_organization_id
+                            .is_some_and(|o| o != caller.organization_id)
+                    {
+                        Error::conflict("already_taken", "another charity has taken this referral")
+                    } else if !can_transition(now_is.status, to) {
+                        illegal(now_is.status, to)
+                    } else {
+                        Error::conflict(
+                            "concurrent_update",
+                            "another request moved the referral meanwhile; reload",
+                        )
+                    },
+                );
+            };
+            if is_final(to) {
+                // Needs not helped go back to the pool for another referral.
+                move_needs(
+                    conn,
+                    &row.need_ids,
+                    NeedStatus::Referred,
+                    NeedStatus::Open,
+                    now,
+                )
+                .await?;
+            }
+            referrals::add_history(conn, &history(&row, Some(r.status), &caller, note, now))
+                .await?;
+            audit::append(
+                conn,
+                ev.details(json!({"from": r.status.as_str(), "to": to.as_str()})),
+            )
+            .await?;
+            Ok(row)
+        })
+    })
+    .await
+}
+
+/// Accepts (接收转介): the addressed charity, or the first charity of an open referral's region.
+pub async fn accept(ctx: &Context, caller: &Caller, id: Uuid) -> Result<ReferralRow> {
+    caller.require_any(&[Role::Charity])?;
+    apply(
+        ctx,
+        caller,
+        id,
+        ReferralStatus::Accepted,
+        Side::Recipient,
+        Transition::default(),
+        None,
+    )
+    .await
+}
+
+/// Declines with a reason (拒绝转介): the addressed charity.
+pub async fn decline(
+    ctx: &Context,
+    caller: &Caller,
+    id: Uuid,
+    reason: DeclineReason,
+    note: Option<String>,
+) -> Result<ReferralRow> {
+    caller.require_any(&[Role::Charity])?;
+    let t = Transition {
+        decline_reason: Some(reason),
+        ..Transition::default()
+    };
+    apply(
+        ctx,
+        caller,
+        id,
+        ReferralStatus::Declined,
+        Side::Recipient,
+        t,
+        note,
+    )
+    .await
+}
+
+/// Cancels (撤回转介): the referring bureau, while not ended.
+pub async fn cancel(
+    ctx: &Context,
+    caller: &Caller,
+    id: Uuid,
+    reason: String,
+) -> Result<ReferralRow> {
+    caller.require_any(&[Role::CivilAffairs])?;
+    let t = Transition {
+        cancel_reason: Some(reason.clone()),
+        ..Transition::default()
+    };
+    apply(
+        ctx,
+        caller,
+        id,
+        ReferralStatus::Cancelled,
+        Side::Referrer,
+        t,
+        Some(reason),
+    )
+    .await
+}
+
+/// One referral: the referring bureau, the addressed or owning charity, auditors (recorded).
+pub async fn get(ctx: &Context, caller: &Caller, id: Uuid) -> Result<ReferralRow> {
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let (r, s) = load(&mut conn, caller, id).await?;
+    drop(conn);
+    if s == Side::Taken {
+        return Err(Error::not_found("referral"));
+    }
+    audit::record_supervision_read(
+        ctx,
+        caller,
+        "referral.read",
+        "referral",
+        Some(id),
+        json!({}),
+    )
+    .await?;
+    Ok(r)
+}
+
+/// A referral's history, oldest first, for the same readers.
+pub async fn history_of(ctx: &Context, caller: &Caller, id: Uuid) -> Result<Vec<HistoryRow>> {
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    if load(&mut conn, caller, id).await?.1 == Side::Taken {
+        return Err(Error::not_found("referral"));
+    }
+    Ok(referrals::history(&mut conn, id).await?)
+}
+
+/// Referrals the caller's organisation sent (`sent`) or received.
+pub async fn list(
+    ctx: &Context,
+    caller: &Caller,
+    sent: bool,
+    mut filter: ReferralFilter,
+) -> Result<Vec<ReferralRow>> {
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    if sent {
+        caller.require_any(&[Role::CivilAffairs])?;
+        filter.referring_organization_id = Some(caller.organization_id);
+    } else {
+        caller.require_any(&[Role::Charity])?;
+        let who = access::requester(&mut conn, caller).await?;
+        filter.received_by = Some((caller.organization_id, covering_prefixes(&who.region_code)));
+    }
+    Ok(referrals::list(&mut conn, &filter).await?)
+}

@@ -1,0 +1,319 @@
+//! Referrals: consent by purpose, the emergency basis, who may act, races on accept and on a
+//! project's last place, and the needs moving with the referral.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    consent_to, person_body, problem, resident_id, spawn_app, TestApp, NOTICE_SHA256,
+};
+use crate::projects::{project_body, published_project};
+
+/// A Daoli person with an open medical need; returns (person id, need id).
+async fn person_with_need(app: &TestApp, first17: &str) -> (String, String) {
+    let daoli = app.token("daoli.ca").await;
+    let p = app
+        .register_person(&daoli, &person_body(&resident_id(first17), "230102001"))
+        .await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let need: Value = app
+        .post(
+            "/api/v1/needs",
+            Some(&daoli),
+            &json!({"person_id": id, "category": "medical", "description": "化疗", "urgency": "urgent", "source": "screening"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    (id, need["id"].as_str().unwrap().to_owned())
+}
+
+async fn consent_for(app: &TestApp, person: &str, org: &str, purposes: Value) {
+    let daoli = app.token("daoli.ca").await;
+    let mut c = consent_to(org, &["identity"]);
+    c["purposes"] = purposes;
+    assert_eq!(app.consent(&daoli, person, &c).await.status(), 201);
+}
+
+async fn need_status(app: &TestApp, need: &str) -> String {
+    let daoli = app.token("daoli.ca").await;
+    let n: Value = app
+        .get(&format!("/api/v1/needs/{need}"), Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    n["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_referral_needs_a_consent_for_referral_and_only_one_accept_wins() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care = app.token("charity.care").await;
+    let edu = app.token("charity.edu").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let (person, need) = person_with_need(&app, "23010219900307001").await;
+    let body = json!({"person_id": person, "need_ids": [need], "target": {"organization_id": care_org},
+                      "urgency": "urgent", "note": "自付缺口"});
+    // A consent for matching does not allow a referral (purpose limitation).
+    consent_for(&app, &person, &care_org, json!(["matching"])).await;
+    let p = problem(
+        app.post("/api/v1/referrals", Some(&daoli), &body).await,
+        422,
+    )
+    .await;
+    assert_eq!(p["code"], "consent_required");
+    assert_eq!(need_status(&app, &need).await, "open");
+    consent_for(&app, &person, &care_org, json!(["referral"])).await;
+    let res = app.post("/api/v1/referrals", Some(&daoli), &body).await;
+    assert_eq!(res.status(), 201);
+    let r: Value = res.json().await.unwrap();
+    let id = r["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (r["status"].as_str(), r["legal_basis"].as_str()),
+        (Some("pending"), Some("consent"))
+    );
+    assert_eq!(need_status(&app, &need).await, "referred");
+
+    // Other charities neither see nor answer it; the bureau cannot accept for the charity.
+    problem(
+        app.get(&format!("/api/v1/referrals/{id}"), Some(&edu))
+            .await,
+        404,
+    )
+    .await;
+    problem(
+        app.post(
+            &format!("/api/v1/referrals/{id}/accept"),
+            Some(&edu),
+            &json!({}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    problem(
+        app.post(
+            &format!("/api/v1/referrals/{id}/accept"),
+            Some(&daoli),
+            &json!({}),
+        )
+        .await,
+        403,
+    )
+    .await;
+
+    // Twenty accepts at once: exactly one wins.
+    let path = format!("/api/v1/referrals/{id}/accept");
+    let racers = (0..20).map(|_| {
+        let (app, care, path) = (&app, &care, &path);
+        async move {
+            app.post(path, Some(care), &json!({}))
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(racers).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM referral_history WHERE referral_id = '{id}'"
+        ))
+        .await,
+        2
+    );
+    // Declining an accepted referral is illegal, naming the state; the bureau may cancel.
+    let res = app
+        .post(
+            &format!("/api/v1/referrals/{id}/decline"),
+            Some(&care),
+            &json!({"reason": "no_capacity"}),
+        )
+        .await;
+    let p = problem(res, 409).await;
+    assert_eq!(
+        (p["code"].as_str(), p["from"].as_str()),
+        (Some("illegal_transition"), Some("accepted"))
+    );
+    problem(
+        app.post(
+            &format!("/api/v1/referrals/{id}/cancel"),
+            Some(&care),
+            &json!({"reason": "x"}),
+        )
+        .await,
+        403,
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/api/v1/referrals/{id}/cancel"),
+            Some(&daoli),
+            &json!({"reason": "已由临时救助解决"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(need_status(&app, &need).await, "open");
+    let history: Value = app
+        .get(&format!("/api/v1/referrals/{id}/history"), Some(&care))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let steps: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["to_status"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["pending", "accepted", "cancelled"]);
+    assert!(app.exec("DELETE FROM referral_history").await.is_err());
+}
+
+#[tokio::test]
+async fn an_open_referral_goes_to_the_first_charity_and_an_emergency_needs_a_reason() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care = app.token("charity.care").await;
+    let edu = app.token("charity.edu").await;
+    let (person, need) = person_with_need(&app, "23010219850101002").await;
+    // A consent for every charity of Harbin, for referral.
+    let class = json!({"recipient": {"region_code": "2301"}, "purposes": ["referral"], "method": "electronic",
+                       "notice_version": "hlj-2024.1", "notice_sha256": NOTICE_SHA256, "evidence_ref": "e-2", "given_by": "subject"});
+    assert_eq!(app.consent(&daoli, &person, &class).await.status(), 201);
+    let res = app
+        .post(
+            "/api/v1/referrals",
+            Some(&daoli),
+            &json!({"person_id": person, "need_ids": [need], "target": {"region_code": "230100"}, "urgency": "normal"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(r["target_region_code"], "2301");
+    let path = format!("/api/v1/referrals/{}/accept", r["id"].as_str().unwrap());
+    // Both Harbin charities see it; both accept at once; one owns it.
+    for t in [&care, &edu] {
+        let received: Value = app
+            .get("/api/v1/referrals?direction=received", Some(t))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(received["items"].as_array().unwrap().len(), 1);
+    }
+    let empty = json!({});
+    let (a, b) = tokio::join!(
+        app.post(&path, Some(&care), &empty),
+        app.post(&path, Some(&edu), &empty)
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let loser = if a.status() == 409 { a } else { b };
+    assert_eq!(problem(loser, 409).await["code"], "already_taken");
+    let owner = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM referrals WHERE id = '{}' AND owner_organization_id IS NOT NULL AND status = 'accepted'",
+            r["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(owner, 1);
+
+    // No consent at all: only an emergency with its justification may go ahead, flagged.
+    let (other, other_need) = person_with_need(&app, "23010219800202003").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let mut body = json!({"person_id": other, "need_ids": [other_need], "target": {"organization_id": care_org}, "urgency": "urgent"});
+    problem(
+        app.post("/api/v1/referrals", Some(&daoli), &body).await,
+        422,
+    )
+    .await;
+    body["urgency"] = json!("emergency");
+    problem(
+        app.post("/api/v1/referrals", Some(&daoli), &body).await,
+        422,
+    )
+    .await;
+    body["emergency_justification"] = json!("独居老人高烧昏迷，需立即送医");
+    let res = app.post("/api/v1/referrals", Some(&daoli), &body).await;
+    assert_eq!(res.status(), 201);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["legal_basis"], "emergency");
+    let due = chrono::DateTime::parse_from_rfc3339(e["response_due_at"].as_str().unwrap()).unwrap();
+    let created = chrono::DateTime::parse_from_rfc3339(e["created_at"].as_str().unwrap()).unwrap();
+    assert_eq!((due - created).num_hours(), 4);
+}
+
+#[tokio::test]
+async fn accepting_for_a_project_takes_its_last_place_once() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care = app.token("charity.care").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let mut body = project_body("一个名额");
+    body["capacity"] = json!(1);
+    body["eligibility"]["tiers"] = json!([]);
+    let project = published_project(&app, &care, &body).await;
+    let mut ids = Vec::new();
+    for first17 in ["23010219900307001", "23010219850101002"] {
+        let (person, need) = person_with_need(&app, first17).await;
+        consent_for(&app, &person, &care_org, json!(["referral"])).await;
+        let res = app
+            .post(
+                "/api/v1/referrals",
+                Some(&daoli),
+                &json!({"person_id": person, "need_ids": [need], "target": {"organization_id": care_org},
+                        "project_id": project["id"], "urgency": "normal"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        ids.push(
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let accept = |id: String| {
+        let (app, care) = (&app, &care);
+        async move {
+            app.post(
+                &format!("/api/v1/referrals/{id}/accept"),
+                Some(care),
+                &json!({}),
+            )
+            .await
+        }
+    };
+    let (a, b) = tokio::join!(accept(ids[0].clone()), accept(ids[1].clone()));
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let loser = if a.status() == 409 { a } else { b };
+    assert_eq!(problem(loser, 409).await["code"], "no_places_left");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT places_left::bigint AS n FROM projects WHERE id = '{}'",
+            project["id"].as_str().unwrap()
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM referrals WHERE status = 'pending'")
+            .await,
+        1
+    );
+}
