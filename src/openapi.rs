@@ -90,6 +90,8 @@ const VERSIONED: &[&str] = &[
     "accept_referral",
     "decline_referral",
     "cancel_referral",
+    "start_referral",
+    "complete_referral",
 ];
 
 /// Changes that honour `If-Match` (optimistic concurrency).

@@ -166,6 +166,7 @@ impl Application {
         // instances).
         if options.background_jobs {
             tokio::spawn(crate::service::ledger::run_sealer(state.ctx.clone()));
+            tokio::spawn(crate::service::referrals::run_expiry(state.ctx.clone()));
         }
         let keys = web::Data::new(keys);
         let server = HttpServer::new(move || {

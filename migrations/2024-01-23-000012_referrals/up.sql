@@ -25,6 +25,8 @@ CREATE TABLE referrals (
     outcome text CHECK (outcome IN ('got_help', 'partly_helped', 'could_not_help', 'unreachable',
         'declined_by_person')),
     cancel_reason text,
+    -- The aid records the charity reports with its outcome.
+    aid_record_ids uuid[] NOT NULL DEFAULT '{}',
     previous_referral_id uuid REFERENCES referrals (id),
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,

@@ -281,3 +281,13 @@ pub async fn lock_person(conn: &mut Conn, person_id: Uuid) -> Result<()> {
         .await?;
     Ok(())
 }
+
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<AidRecordRow>> {
+    aid_records::table
+        .find(id)
+        .select(AidRecordRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}

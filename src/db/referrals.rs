@@ -32,6 +32,7 @@ pub struct ReferralRow {
     pub decline_reason: Option<DeclineReason>,
     pub outcome: Option<String>,
     pub cancel_reason: Option<String>,
+    pub aid_record_ids: Vec<Uuid>,
     pub previous_referral_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -63,6 +64,8 @@ pub struct Transition {
     pub feedback_due_at: Option<DateTime<Utc>>,
     pub decline_reason: Option<DeclineReason>,
     pub cancel_reason: Option<String>,
+    pub outcome: Option<String>,
+    pub aid_record_ids: Option<Vec<Uuid>>,
 }
 
 /// Moves the referral from `from` to `to` only if it is still `from` at `version`: of racing
@@ -86,6 +89,8 @@ pub async fn transition(
         referrals::feedback_due_at.eq(t.feedback_due_at.or(r.feedback_due_at)),
         referrals::decline_reason.eq(t.decline_reason.or(r.decline_reason)),
         referrals::cancel_reason.eq(t.cancel_reason.clone().or(r.cancel_reason.clone())),
+        referrals::outcome.eq(t.outcome.clone().or(r.outcome.clone())),
+        referrals::aid_record_ids.eq(t.aid_record_ids.clone().unwrap_or(r.aid_record_ids.clone())),
         referrals::updated_at.eq(now),
         referrals::version.eq(referrals::version + 1),
     ))
@@ -164,6 +169,26 @@ pub async fn list(conn: &mut Conn, f: &ReferralFilter) -> Result<Vec<ReferralRow
     }
     q.order(referrals::id.asc())
         .limit(f.limit)
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+/// Pending referrals past their answer deadline, locked for this transaction; rows another
+/// instance's sweeper holds are skipped (several servers may sweep at once).
+pub async fn lock_overdue(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ReferralRow>> {
+    referrals::table
+        .filter(referrals::status.eq(ReferralStatus::Pending))
+        .filter(referrals::response_due_at.lt(now))
+        .select(ReferralRow::as_select())
+        .order(referrals::response_due_at.asc())
+        .limit(limit)
+        .for_update()
+        .skip_locked()
         .load(conn)
         .await
         .map_err(Into::into)

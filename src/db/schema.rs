@@ -503,6 +503,7 @@ diesel::table! {
         decline_reason -> Nullable<Text>,
         outcome -> Nullable<Text>,
         cancel_reason -> Nullable<Text>,
+        aid_record_ids -> Array<Uuid>,
         previous_referral_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,

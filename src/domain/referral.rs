@@ -48,6 +48,25 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// How a referral ended for the person.
+    Outcome {
+        GotHelp = "got_help",
+        PartlyHelped = "partly_helped",
+        CouldNotHelp = "could_not_help",
+        Unreachable = "unreachable",
+        DeclinedByPerson = "declined_by_person",
+    }
+}
+
+impl Outcome {
+    /// Whether the needs were met (they move to `met`; otherwise back to `open` for the next
+    /// attempt, partly helped included).
+    pub fn helped(self) -> bool {
+        self == Self::GotHelp
+    }
+}
+
 /// Whether a referral may move from `from` to `to`.
 pub fn can_transition(from: ReferralStatus, to: ReferralStatus) -> bool {
     use ReferralStatus::*;

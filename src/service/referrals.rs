@@ -17,7 +17,8 @@ use crate::domain::need::{NeedStatus, Urgency};
 use crate::domain::organization::{OrganizationKind, OrganizationStatus};
 use crate::domain::project::{covering_prefixes, ProjectStatus};
 use crate::domain::referral::{
-    can_transition, feedback_due, is_final, response_due, DeclineReason, LegalBasis, ReferralStatus,
+    can_transition, feedback_due, is_final, response_due, DeclineReason, LegalBasis, Outcome,
+    ReferralStatus,
 };
 use crate::domain::role::Role;
 
@@ -226,6 +227,7 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
                 decline_reason: None,
                 outcome: None,
                 cancel_reason: None,
+                aid_record_ids: Vec::new(),
                 previous_referral_id: input.previous_referral_id,
                 created_at: now,
                 updated_at: now,
@@ -337,6 +339,22 @@ async fn apply(
                 return Err(illegal(r.status, to));
             }
             let mut t = t;
+            if let Some(ids) = &t.aid_record_ids {
+                let mut errors = Vec::new();
+                for (i, aid_id) in ids.iter().enumerate() {
+                    let ok = crate::db::aid::find(conn, *aid_id).await?.is_some_and(|a| {
+                        a.organization_id == caller.organization_id && a.person_id == r.person_id
+                    });
+                    if !ok {
+                        errors.push(FieldError::new(
+                            format!("aid_record_ids[{i}]"),
+                            "not_found",
+                            "no aid record of yours for this person",
+                        ));
+                    }
+                }
+                Error::check(errors)?;
+            }
             if to == ReferralStatus::Accepted {
                 t.owner_organization_id = Some(caller.organization_id);
                 t.feedback_due_at = Some(feedback_due(now));
@@ -383,15 +401,18 @@ async fn apply(
                 );
             };
             if is_final(to) {
-                // Needs not helped go back to the pool for another referral.
-                move_needs(
-                    conn,
-                    &row.need_ids,
-                    NeedStatus::Referred,
-                    NeedStatus::Open,
-                    now,
-                )
-                .await?;
+                // Met when helped; otherwise back to the pool for another referral.
+                let helped = t
+                    .outcome
+                    .as_deref()
+                    .and_then(|o| o.parse::<Outcome>().ok())
+                    .is_some_and(Outcome::helped);
+                let next = if helped {
+                    NeedStatus::Met
+                } else {
+                    NeedStatus::Open
+                };
+                move_needs(conn, &row.need_ids, NeedStatus::Referred, next, now).await?;
             }
             referrals::add_history(conn, &history(&row, Some(r.status), &caller, note, now))
                 .await?;
@@ -444,6 +465,121 @@ pub async fn decline(
         note,
     )
     .await
+}
+
+/// Starts helping (开始帮扶): the charity that accepted.
+pub async fn start(ctx: &Context, caller: &Caller, id: Uuid) -> Result<ReferralRow> {
+    caller.require_any(&[Role::Charity])?;
+    apply(
+        ctx,
+        caller,
+        id,
+        ReferralStatus::InProgress,
+        Side::Recipient,
+        Transition::default(),
+        None,
+    )
+    .await
+}
+
+/// Reports the outcome (反馈结果): the charity that helped, with the aid records it filed for
+/// the person. The needs are met when the person got help, open again otherwise.
+pub async fn complete(
+    ctx: &Context,
+    caller: &Caller,
+    id: Uuid,
+    outcome: Outcome,
+    aid_record_ids: Vec<Uuid>,
+    note: Option<String>,
+) -> Result<ReferralRow> {
+    caller.require_any(&[Role::Charity])?;
+    let t = Transition {
+        outcome: Some(outcome.as_str().to_owned()),
+        aid_record_ids: Some(aid_record_ids),
+        ..Transition::default()
+    };
+    apply(
+        ctx,
+        caller,
+        id,
+        ReferralStatus::Completed,
+        Side::Recipient,
+        t,
+        note,
+    )
+    .await
+}
+
+/// Expires pending referrals nobody answered in time, their needs back to the pool. Safe with
+/// several servers: rows are claimed with SKIP LOCKED, each by one sweeper.
+pub async fn expire_overdue(ctx: &Context) -> Result<usize> {
+    let now = ctx.clock.now();
+    let ctx2 = ctx.clone();
+    transaction(&ctx.pool, |conn| {
+        Box::pin(async move {
+            let due = referrals::lock_overdue(conn, now, 100).await?;
+            for r in &due {
+                let row = referrals::transition(
+                    conn,
+                    r,
+                    ReferralStatus::Expired,
+                    &Transition::default(),
+                    now,
+                )
+                .await?
+                .ok_or_else(|| Error::conflict("concurrent_update", "changed meanwhile"))?;
+                move_needs(
+                    conn,
+                    &row.need_ids,
+                    NeedStatus::Referred,
+                    NeedStatus::Open,
+                    now,
+                )
+                .await?;
+                referrals::add_history(
+                    conn,
+                    &HistoryRow {
+                        id: Uuid::now_v7(),
+                        referral_id: row.id,
+                        from_status: Some(r.status),
+                        to_status: row.status,
+                        actor_id: None,
+                        actor_organization_id: None,
+                        note: Some("no answer by the response deadline".into()),
+                        at: now,
+                    },
+                )
+                .await?;
+                let ev = audit::anonymous(
+                    &ctx2,
+                    "system",
+                    &super::RequestMeta::default(),
+                    "referral.expired",
+                    "referral",
+                    Some(row.id),
+                );
+                audit::append(
+                    conn,
+                    ev.details(json!({"response_due_at": r.response_due_at})),
+                )
+                .await?;
+            }
+            Ok(due.len())
+        })
+    })
+    .await
+}
+
+/// Runs the expiry sweep about every 30 seconds until the process ends.
+pub async fn run_expiry(ctx: Context) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = expire_overdue(&ctx).await {
+            log::warn!("referral expiry: {e}");
+        }
+    }
 }
 
 /// Cancels (撤回转介): the referring bureau, while not ended.

@@ -25,7 +25,7 @@ struct Fixtures {
     pairing: String,
     pairing_to_end: String,
     /// Pending referrals to the care centre: one to accept, one to decline, one to cancel.
-    referrals: [String; 3],
+    referrals: [String; 4],
     care: String,
     /// An open need for the referral example (the need example closes the other).
     open_need: String,
@@ -162,7 +162,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     assert_eq!(res.status(), 201);
     let mut referrals = Vec::new();
     let mut open_need = String::new();
-    for i in 0..4 {
+    for i in 0..5 {
         let need: Value = app
             .post(
                 "/api/v1/needs",
@@ -174,7 +174,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
             .json()
             .await
             .unwrap();
-        if i == 3 {
+        if i == 4 {
             open_need = need["id"].as_str().unwrap().to_owned();
             break;
         }
@@ -193,11 +193,24 @@ async fn fixtures(app: &TestApp) -> Fixtures {
                 .to_owned(),
         );
     }
+    // The fourth is accepted and started, for the outcome example.
+    let care_token = app.token("charity.care").await;
+    for step in ["accept", "start"] {
+        let res = app
+            .post(
+                &format!("/api/v1/referrals/{}/{step}", referrals[3]),
+                Some(&care_token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{step}");
+    }
     Fixtures {
         referrals: [
             referrals[0].clone(),
             referrals[1].clone(),
             referrals[2].clone(),
+            referrals[3].clone(),
         ],
         care: care.clone(),
         open_need,
@@ -231,6 +244,7 @@ fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
         _ if path.starts_with("/api/v1/projects/") => f.project.clone(),
         _ if path.starts_with("/api/v1/funds/") => f.fund.clone(),
         _ if path.ends_with("/decline") => f.referrals[1].clone(),
+        _ if path.ends_with("/complete") => f.referrals[3].clone(),
         _ if path.ends_with("/cancel") => f.referrals[2].clone(),
         _ if path.starts_with("/api/v1/referrals/") => f.referrals[0].clone(),
         _ if path.ends_with("/end") && path.starts_with("/api/v1/pairings/") => {
@@ -417,7 +431,10 @@ fn example_caller(path: &str) -> &'static str {
         "admin"
     } else if path == "/api/v1/pairings/{id}/visits" {
         "vol.contract"
-    } else if path == "/api/v1/referrals/{id}/accept" || path == "/api/v1/referrals/{id}/decline" {
+    } else if path == "/api/v1/referrals/{id}/accept"
+        || path == "/api/v1/referrals/{id}/decline"
+        || path == "/api/v1/referrals/{id}/complete"
+    {
         "charity.care"
     } else if path.starts_with("/api/v1/projects")
         || path.starts_with("/api/v1/pairings")

@@ -317,3 +317,128 @@ async fn accepting_for_a_project_takes_its_last_place_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_referral_is_helped_and_reported_back_and_an_unanswered_one_expires() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care = app.token("charity.care").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let mut body = project_body("关爱");
+    body["eligibility"]["tiers"] = json!([]);
+    let project = published_project(&app, &care, &body).await;
+    let (person, need) = person_with_need(&app, "23010219900307001").await;
+    consent_for(&app, &person, &care_org, json!(["referral"])).await;
+    let referral: Value = app
+        .post(
+            "/api/v1/referrals",
+            Some(&daoli),
+            &json!({"person_id": person, "need_ids": [need], "target": {"organization_id": care_org},
+                    "project_id": project["id"], "urgency": "urgent"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = referral["id"].as_str().unwrap().to_owned();
+    let at = |action: &str| format!("/api/v1/referrals/{id}/{action}");
+    // Completing before starting is illegal; accept, start, help, report.
+    let done = json!({"outcome": "got_help", "aid_record_ids": []});
+    assert_eq!(
+        problem(app.post(&at("complete"), Some(&care), &done).await, 409).await["from"],
+        "pending"
+    );
+    assert_eq!(
+        app.post(&at("accept"), Some(&care), &json!({}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post(&at("start"), Some(&care), &json!({}))
+            .await
+            .status(),
+        200
+    );
+    let aid: Value = app
+        .post(
+            "/api/v1/aid-records",
+            Some(&care),
+            &json!({"person_id": person, "project_id": project["id"], "category": "medical", "form": "cash",
+                    "value_fen": 200000, "aid_on": "2026-06-01"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    // The aid took no second place: the accepted referral already holds the person's.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT places_left::bigint AS n FROM projects WHERE id = '{}'",
+            project["id"].as_str().unwrap()
+        ))
+        .await,
+        2
+    );
+    let stranger = json!({"outcome": "got_help", "aid_record_ids": [person]});
+    let p = problem(app.post(&at("complete"), Some(&care), &stranger).await, 422).await;
+    assert_eq!(crate::helpers::fields(&p), ["aid_record_ids[0]"]);
+    let res = app
+        .post(
+            &at("complete"),
+            Some(&care),
+            &json!({"outcome": "got_help", "aid_record_ids": [aid["id"]], "note": "已资助"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let completed: Value = res.json().await.unwrap();
+    assert_eq!(completed["aid_record_ids"], json!([aid["id"]]));
+    assert_eq!(need_status(&app, &need).await, "met");
+
+    // An emergency referral nobody answers expires after 4 hours; its need goes back.
+    let (other, other_need) = person_with_need(&app, "23010219850101002").await;
+    consent_for(&app, &other, &care_org, json!(["referral"])).await;
+    let r: Value = app
+        .post(
+            "/api/v1/referrals",
+            Some(&daoli),
+            &json!({"person_id": other, "need_ids": [other_need], "target": {"organization_id": care_org}, "urgency": "emergency"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ctx = app.service_context();
+    assert_eq!(
+        aidbridge::service::referrals::expire_overdue(&ctx)
+            .await
+            .unwrap(),
+        0
+    );
+    app.clock
+        .advance(chrono::Duration::hours(4) + chrono::Duration::minutes(1));
+    assert_eq!(
+        aidbridge::service::referrals::expire_overdue(&ctx)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        aidbridge::service::referrals::expire_overdue(&ctx)
+            .await
+            .unwrap(),
+        0
+    );
+    let daoli = app.token("daoli.ca").await;
+    let expired: Value = app
+        .get(
+            &format!("/api/v1/referrals/{}", r["id"].as_str().unwrap()),
+            Some(&daoli),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(expired["status"], "expired");
+    assert_eq!(need_status(&app, &other_need).await, "open");
+}

@@ -14,7 +14,7 @@ use crate::api::AppState;
 use crate::auth::Caller;
 use crate::db::referrals::{HistoryRow, ReferralFilter, ReferralRow};
 use crate::domain::need::Urgency;
-use crate::domain::referral::{DeclineReason, Direction, LegalBasis, ReferralStatus};
+use crate::domain::referral::{DeclineReason, Direction, LegalBasis, Outcome, ReferralStatus};
 use crate::domain::region::RegionCode;
 use crate::error::{ApiError, FieldError};
 use crate::service::referrals::{self, NewReferral, Target};
@@ -26,6 +26,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(accept_referral)
         .service(decline_referral)
         .service(cancel_referral)
+        .service(start_referral)
+        .service(complete_referral)
         .service(referral_history);
 }
 
@@ -51,6 +53,9 @@ pub struct Referral {
     pub feedback_due_at: Option<DateTime<Utc>>,
     pub decline_reason: Option<DeclineReason>,
     pub cancel_reason: Option<String>,
+    pub outcome: Option<String>,
+    /// The aid records reported with the outcome.
+    pub aid_record_ids: Vec<Uuid>,
     pub previous_referral_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -75,6 +80,8 @@ impl From<ReferralRow> for Referral {
             feedback_due_at: r.feedback_due_at,
             decline_reason: r.decline_reason,
             cancel_reason: r.cancel_reason,
+            outcome: r.outcome,
+            aid_record_ids: r.aid_record_ids,
             previous_referral_id: r.previous_referral_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -415,4 +422,84 @@ async fn referral_history(
 ) -> Result<web::Json<Vec<ReferralEvent>>, ApiError> {
     let rows = referrals::history_of(&state.ctx, &caller, id.into_inner()).await?;
     Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// Start helping (开始帮扶): the charity that accepted.
+#[utoipa::path(
+    tag = "referrals",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Referral id")),
+    responses(
+        (status = 200, description = "In progress", body = Referral),
+        (status = 404, description = "No such referral within the caller's reach"),
+        (status = 409, description = "Not accepted (names the state)"),
+    )
+)]
+#[post("/referrals/{id}/start")]
+async fn start_referral(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let row = referrals::start(&state.ctx, &caller, id.into_inner()).await?;
+    Ok(versioned(
+        HttpResponse::Ok(),
+        row.version,
+        &Referral::from(row),
+    ))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"outcome": "got_help", "aid_record_ids": [], "note": "已资助化疗费用"}))]
+pub struct CompleteReferral {
+    pub outcome: Outcome,
+    /// The charity's aid records for this person that the outcome reports (up to 50).
+    #[serde(default)]
+    pub aid_record_ids: Vec<Uuid>,
+    #[validate(length(max = 1000))]
+    pub note: Option<String>,
+}
+
+/// Report the outcome (反馈结果): the charity that helped. With `got_help` the needs are met;
+/// otherwise they return to the pool.
+#[utoipa::path(
+    tag = "referrals",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Referral id")),
+    request_body = CompleteReferral,
+    responses(
+        (status = 200, description = "Completed", body = Referral),
+        (status = 404, description = "No such referral within the caller's reach"),
+        (status = 409, description = "Not in progress (names the state)"),
+        (status = 422, description = "Invalid field (an aid record not of this charity and person)"),
+    )
+)]
+#[post("/referrals/{id}/complete")]
+async fn complete_referral(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let (b, mut errors) = body.parse::<CompleteReferral>()?;
+    check_free_text("note", b.note.as_deref(), &mut errors);
+    if b.aid_record_ids.len() > 50 {
+        errors.push(FieldError::new(
+            "aid_record_ids",
+            "length",
+            "at most 50 aid records",
+        ));
+    }
+    ApiError::check(errors)?;
+    let mut ids = b.aid_record_ids;
+    ids.sort();
+    ids.dedup();
+    let row =
+        referrals::complete(&state.ctx, &caller, id.into_inner(), b.outcome, ids, b.note).await?;
+    Ok(versioned(
+        HttpResponse::Ok(),
+        row.version,
+        &Referral::from(row),
+    ))
 }
