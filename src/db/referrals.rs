@@ -193,3 +193,19 @@ pub async fn lock_overdue(
         .await
         .map_err(Into::into)
 }
+
+/// A person's referrals that have not ended, locked for the transaction.
+pub async fn open_of_person(conn: &mut Conn, person_id: Uuid) -> Result<Vec<ReferralRow>> {
+    referrals::table
+        .filter(referrals::person_id.eq(person_id))
+        .filter(referrals::status.eq_any([
+            ReferralStatus::Pending,
+            ReferralStatus::Accepted,
+            ReferralStatus::InProgress,
+        ]))
+        .select(ReferralRow::as_select())
+        .for_update()
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}

@@ -194,6 +194,8 @@ pub struct Withdrawal {
     pub consent: ConsentRow,
     /// True when no other active consent still lets the recipient see the person.
     pub recipient_access_ended: bool,
+    /// Open referrals that relied on it, cancelled with it.
+    pub referrals_cancelled: Vec<Uuid>,
 }
 
 /// Withdraws a consent (撤回同意), at once: staff of the person's region record it on the
@@ -208,7 +210,7 @@ pub async fn withdraw(
     let now = ctx.clock.now();
     let ev =
         audit::by(ctx, caller, "consent.withdraw", "consent", consent_id).reason(reason.clone());
-    let caller = caller.clone();
+    let (ctx2, caller) = (ctx.clone(), caller.clone());
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let current = consents::find_for_update(conn, consent_id)
@@ -237,16 +239,21 @@ pub async fn withdraw(
                 .collect();
             let still_covered =
                 recipient_still_covered(&row.facts().recipient, recipient.as_ref(), &facts, now);
+            let referrals_cancelled =
+                super::referrals::cancel_uncovered(conn, &ctx2, &caller, row.person_id, now)
+                    .await?;
             audit::append(
                 conn,
                 ev.details(
-                    json!({"person_id": row.person_id, "recipient_access_ended": !still_covered}),
+                    json!({"person_id": row.person_id, "recipient_access_ended": !still_covered,
+                           "referrals_cancelled": referrals_cancelled}),
                 ),
             )
             .await?;
             Ok(Withdrawal {
                 consent: row,
                 recipient_access_ended: !still_covered,
+                referrals_cancelled,
             })
         })
     })

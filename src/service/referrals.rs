@@ -570,6 +570,85 @@ pub async fn expire_overdue(ctx: &Context) -> Result<usize> {
     .await
 }
 
+/// After a consent is withdrawn (in that transaction): cancels the person's open referrals
+/// whose recipient no consent covers for `referral` any more (reason `consent_withdrawn`), their
+/// needs back to the pool. Referrals made on the emergency basis are left to supervision.
+pub async fn cancel_uncovered(
+    conn: &mut Conn,
+    ctx: &Context,
+    caller: &Caller,
+    person_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    let facts: Vec<_> = consents::of_person(conn, person_id)
+        .await?
+        .iter()
+        .map(|c| c.facts())
+        .collect();
+    let mut cancelled = Vec::new();
+    for r in referrals::open_of_person(conn, person_id).await? {
+        if r.legal_basis != LegalBasis::Consent {
+            continue;
+        }
+        let target = match (
+            r.owner_organization_id.or(r.target_organization_id),
+            &r.target_region_code,
+        ) {
+            (Some(o), _) => Target::Organization(o),
+            (None, Some(region)) => Target::Region(region.clone()),
+            (None, None) => continue,
+        };
+        let who = match consent_requester(conn, &target).await {
+            Ok(w) => w,
+            // A recipient no longer active is covered by nothing.
+            Err(_) => Requester {
+                organization_id: Uuid::nil(),
+                kind: OrganizationKind::Other,
+                region_code: String::new(),
+            },
+        };
+        if coverage(&facts, &who, Some(Purpose::Referral), now).sees_anything() {
+            continue;
+        }
+        let t = Transition {
+            cancel_reason: Some("consent_withdrawn".into()),
+            ..Transition::default()
+        };
+        let Some(row) = referrals::transition(conn, &r, ReferralStatus::Cancelled, &t, now).await?
+        else {
+            continue;
+        };
+        move_needs(
+            conn,
+            &row.need_ids,
+            NeedStatus::Referred,
+            NeedStatus::Open,
+            now,
+        )
+        .await?;
+        referrals::add_history(
+            conn,
+            &history(
+                &row,
+                Some(r.status),
+                caller,
+                Some("consent_withdrawn".into()),
+                now,
+            ),
+        )
+        .await?;
+        let ev = audit::by(ctx, caller, "referral.cancelled", "referral", row.id)
+            .reason(Some("consent_withdrawn".into()));
+        audit::append(
+            conn,
+            ev.details(json!({"from": r.status.as_str(), "to": "cancelled"})),
+        )
+        .await?;
+        cancelled.push(row.id);
+    }
+    Ok(cancelled)
+}
+
 /// Runs the expiry sweep about every 30 seconds until the process ends.
 pub async fn run_expiry(ctx: Context) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));

@@ -442,3 +442,60 @@ async fn a_referral_is_helped_and_reported_back_and_an_unanswered_one_expires() 
     assert_eq!(expired["status"], "expired");
     assert_eq!(need_status(&app, &other_need).await, "open");
 }
+
+#[tokio::test]
+async fn withdrawing_the_consent_cancels_the_referrals_that_relied_on_it() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care = app.token("charity.care").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let (person, need) = person_with_need(&app, "23010219900307001").await;
+    let mut c = consent_to(&care_org, &["identity"]);
+    c["purposes"] = json!(["referral"]);
+    let consent: Value = app.consent(&daoli, &person, &c).await.json().await.unwrap();
+    let r: Value = app
+        .post(
+            "/api/v1/referrals",
+            Some(&daoli),
+            &json!({"person_id": person, "need_ids": [need], "target": {"organization_id": care_org}, "urgency": "normal"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = r["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/referrals/{id}/accept"),
+            Some(&care),
+            &json!({})
+        )
+        .await
+        .status(),
+        200
+    );
+    let res = app
+        .post(
+            &format!(
+                "/api/v1/consents/{}/withdraw",
+                consent["id"].as_str().unwrap()
+            ),
+            Some(&daoli),
+            &json!({"reason": "本人撤回"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let w: Value = res.json().await.unwrap();
+    assert_eq!(w["effects"]["referrals_cancelled"], json!([id]));
+    let now: Value = app
+        .get(&format!("/api/v1/referrals/{id}"), Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (now["status"].as_str(), now["cancel_reason"].as_str()),
+        (Some("cancelled"), Some("consent_withdrawn"))
+    );
+    assert_eq!(need_status(&app, &need).await, "open");
+}

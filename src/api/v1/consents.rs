@@ -425,7 +425,7 @@ async fn withdraw_consent(
         consent: consent_view(&w.consent, &state.ctx.keys, state.ctx.clock.now()),
         effects: WithdrawalEffects {
             recipient_access_ended: w.recipient_access_ended,
-            referrals_cancelled: Vec::new(),
+            referrals_cancelled: w.referrals_cancelled,
         },
     }))
 }
