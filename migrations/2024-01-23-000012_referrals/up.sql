@@ -59,3 +59,17 @@ CREATE TRIGGER referral_history_append_only BEFORE UPDATE OR DELETE ON referral_
     FOR EACH ROW EXECUTE FUNCTION reject_change();
 CREATE TRIGGER referral_history_no_truncate BEFORE TRUNCATE ON referral_history
     FOR EACH STATEMENT EXECUTE FUNCTION reject_change();
+
+-- Notes between the referring bureau and the charity on one case (nobody else reads them but
+-- auditors).
+CREATE TABLE referral_notes (
+    id uuid PRIMARY KEY,
+    referral_id uuid NOT NULL REFERENCES referrals (id),
+    author_id uuid NOT NULL,
+    author_organization_id uuid NOT NULL,
+    body text NOT NULL CHECK (length(body) BETWEEN 1 AND 2000),
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX referral_notes_referral_idx ON referral_notes (referral_id, created_at);
+CREATE TRIGGER referral_notes_append_only BEFORE UPDATE OR DELETE ON referral_notes
+    FOR EACH ROW EXECUTE FUNCTION reject_change();

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::schema::{referral_history, referrals};
+use super::schema::{referral_history, referral_notes, referrals};
 use super::{Conn, Result};
 use crate::domain::need::Urgency;
 use crate::domain::referral::{DeclineReason, LegalBasis, ReferralStatus};
@@ -205,6 +205,35 @@ pub async fn open_of_person(conn: &mut Conn, person_id: Uuid) -> Result<Vec<Refe
         ]))
         .select(ReferralRow::as_select())
         .for_update()
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = referral_notes)]
+pub struct NoteRow {
+    pub id: Uuid,
+    pub referral_id: Uuid,
+    pub author_id: Uuid,
+    pub author_organization_id: Uuid,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn add_note(conn: &mut Conn, row: &NoteRow) -> Result<()> {
+    diesel::insert_into(referral_notes::table)
+        .values(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn notes(conn: &mut Conn, referral_id: Uuid) -> Result<Vec<NoteRow>> {
+    referral_notes::table
+        .filter(referral_notes::referral_id.eq(referral_id))
+        .select(NoteRow::as_select())
+        .order((referral_notes::created_at.asc(), referral_notes::id.asc()))
         .load(conn)
         .await
         .map_err(Into::into)

@@ -525,3 +525,14 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(referrals, referral_history);
+
+diesel::table! {
+    referral_notes (id) {
+        id -> Uuid,
+        referral_id -> Uuid,
+        author_id -> Uuid,
+        author_organization_id -> Uuid,
+        body -> Text,
+        created_at -> Timestamptz,
+    }
+}

@@ -732,3 +732,73 @@ pub async fn list(
     }
     Ok(referrals::list(&mut conn, &filter).await?)
 }
+
+/// Whether the caller is one of the two parties of the case: the referring bureau, or the
+/// charity it is addressed to or owned by (not a charity merely able to take an open one).
+fn party(caller: &Caller, r: &ReferralRow, s: &Side) -> bool {
+    match s {
+        Side::Referrer => true,
+        Side::Recipient => {
+            r.target_organization_id == Some(caller.organization_id)
+                || r.owner_organization_id == Some(caller.organization_id)
+        }
+        _ => false,
+    }
+}
+
+/// Writes a note to the other party (案件沟通): the referring bureau or the charity.
+pub async fn add_note(
+    ctx: &Context,
+    caller: &Caller,
+    id: Uuid,
+    body: String,
+) -> Result<referrals::NoteRow> {
+    let now = ctx.clock.now();
+    let ev = audit::by(ctx, caller, "referral.note", "referral", id);
+    let caller = caller.clone();
+    transaction(&ctx.pool, |conn| {
+        Box::pin(async move {
+            let (r, s) = load(conn, &caller, id).await?;
+            if !party(&caller, &r, &s) {
+                return Err(if s == Side::Auditor {
+                    Error::forbidden("auditors read the notes, they do not write them")
+                } else {
+                    Error::not_found("referral")
+                });
+            }
+            let note = referrals::NoteRow {
+                id: Uuid::now_v7(),
+                referral_id: id,
+                author_id: caller.id,
+                author_organization_id: caller.organization_id,
+                body,
+                created_at: now,
+            };
+            referrals::add_note(conn, &note).await?;
+            audit::append(conn, ev.details(json!({"note_id": note.id}))).await?;
+            Ok(note)
+        })
+    })
+    .await
+}
+
+/// The case's notes: its two parties, and auditors (recorded).
+pub async fn notes(ctx: &Context, caller: &Caller, id: Uuid) -> Result<Vec<referrals::NoteRow>> {
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let (r, s) = load(&mut conn, caller, id).await?;
+    if !(party(caller, &r, &s) || s == Side::Auditor) {
+        return Err(Error::not_found("referral"));
+    }
+    let rows = referrals::notes(&mut conn, id).await?;
+    drop(conn);
+    audit::record_supervision_read(
+        ctx,
+        caller,
+        "referral.notes.read",
+        "referral",
+        Some(id),
+        json!({}),
+    )
+    .await?;
+    Ok(rows)
+}

@@ -133,6 +133,39 @@ async fn a_referral_needs_a_consent_for_referral_and_only_one_accept_wins() {
         .await,
         2
     );
+    // The two parties exchange notes; another charity does not read them, auditors do.
+    let notes = format!("/api/v1/referrals/{id}/notes");
+    assert_eq!(
+        app.post(
+            &notes,
+            Some(&care),
+            &json!({"body": "已电话联系，周五家访"})
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_eq!(
+        app.post(&notes, Some(&daoli), &json!({"body": "好的，请反馈结果"}))
+            .await
+            .status(),
+        201
+    );
+    problem(app.get(&notes, Some(&edu)).await, 404).await;
+    problem(
+        app.post(&notes, Some(&edu), &json!({"body": "x"})).await,
+        404,
+    )
+    .await;
+    let auditor = app.token("auditor").await;
+    let read: Value = app.get(&notes, Some(&auditor)).await.json().await.unwrap();
+    assert_eq!(read.as_array().unwrap().len(), 2);
+    problem(
+        app.post(&notes, Some(&auditor), &json!({"body": "x"}))
+            .await,
+        403,
+    )
+    .await;
     // Declining an accepted referral is illegal, naming the state; the bureau may cancel.
     let res = app
         .post(

@@ -28,6 +28,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(cancel_referral)
         .service(start_referral)
         .service(complete_referral)
+        .service(add_note)
+        .service(list_notes)
         .service(referral_history);
 }
 
@@ -502,4 +504,77 @@ async fn complete_referral(
         row.version,
         &Referral::from(row),
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReferralNote {
+    pub id: Uuid,
+    pub author_organization_id: Uuid,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<crate::db::referrals::NoteRow> for ReferralNote {
+    fn from(n: crate::db::referrals::NoteRow) -> Self {
+        Self {
+            id: n.id,
+            author_organization_id: n.author_organization_id,
+            body: n.body,
+            created_at: n.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "已电话联系本人，约定周五家访"}))]
+pub struct CreateNote {
+    #[validate(length(min = 1, max = 2000))]
+    pub body: String,
+}
+
+/// Write a note on the case (案件沟通): the referring bureau or the charity it is addressed to.
+#[utoipa::path(
+    tag = "referrals",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Referral id")),
+    request_body = CreateNote,
+    responses(
+        (status = 201, description = "Written", body = ReferralNote),
+        (status = 404, description = "No such referral within the caller's reach"),
+    )
+)]
+#[post("/referrals/{id}/notes")]
+async fn add_note(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let (b, mut errors) = body.parse::<CreateNote>()?;
+    check_free_text("body", Some(&b.body), &mut errors);
+    super::check_not_blank("body", Some(&b.body), &mut errors);
+    ApiError::check(errors)?;
+    let row = referrals::add_note(&state.ctx, &caller, id.into_inner(), b.body).await?;
+    Ok(HttpResponse::Created().json(ReferralNote::from(row)))
+}
+
+/// The case's notes, oldest first: its two parties, and auditors (recorded).
+#[utoipa::path(
+    tag = "referrals",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Referral id")),
+    responses(
+        (status = 200, description = "The notes", body = Vec<ReferralNote>),
+        (status = 404, description = "No such referral within the caller's reach"),
+    )
+)]
+#[get("/referrals/{id}/notes")]
+async fn list_notes(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Vec<ReferralNote>>, ApiError> {
+    let rows = referrals::notes(&state.ctx, &caller, id.into_inner()).await?;
+    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
 }
