@@ -69,6 +69,12 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
         "调用方的角色或辖区不允许此操作",
     ),
     (
+        "conflict_of_interest",
+        403,
+        "you declared this person a relative; another member of your organisation must act",
+        "您已申报此人为近亲属，请由本单位其他人员办理",
+    ),
+    (
         "not_found",
         404,
         "no such resource within the caller's reach",

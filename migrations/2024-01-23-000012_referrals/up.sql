@@ -73,3 +73,20 @@ CREATE TABLE referral_notes (
 CREATE INDEX referral_notes_referral_idx ON referral_notes (referral_id, created_at);
 CREATE TRIGGER referral_notes_append_only BEFORE UPDATE OR DELETE ON referral_notes
     FOR EACH ROW EXECUTE FUNCTION reject_change();
+
+-- Conflict of interest (优亲厚友): staff declare their relatives; the ID number is kept only as
+-- its keyed hash. A removed declaration stays on record.
+CREATE TABLE staff_relations (
+    id uuid PRIMARY KEY,
+    user_id uuid NOT NULL REFERENCES users (id),
+    organization_id uuid NOT NULL REFERENCES organizations (id),
+    relative_id_hash text NOT NULL,
+    relation text NOT NULL CHECK (relation IN ('spouse', 'parent', 'child', 'sibling',
+        'grandparent', 'grandchild', 'in_law', 'other_relative')),
+    declared_at timestamptz NOT NULL,
+    removed_at timestamptz
+);
+CREATE UNIQUE INDEX staff_relations_one_active_idx ON staff_relations (user_id, relative_id_hash)
+    WHERE removed_at IS NULL;
+CREATE INDEX staff_relations_organization_idx ON staff_relations (organization_id, id);
+CREATE INDEX staff_relations_hash_idx ON staff_relations (relative_id_hash) WHERE removed_at IS NULL;

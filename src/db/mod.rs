@@ -17,6 +17,7 @@ pub mod persons;
 pub mod projects;
 pub mod referrals;
 pub mod refresh;
+pub mod relations;
 pub mod schema;
 pub mod stats;
 pub mod throttle;

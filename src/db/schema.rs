@@ -536,3 +536,15 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    staff_relations (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        organization_id -> Uuid,
+        relative_id_hash -> Text,
+        relation -> Text,
+        declared_at -> Timestamptz,
+        removed_at -> Nullable<Timestamptz>,
+    }
+}

@@ -66,6 +66,20 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// How a relative is related to a member of staff (优亲厚友 declarations).
+    Relation {
+        Spouse = "spouse",
+        Parent = "parent",
+        Child = "child",
+        Sibling = "sibling",
+        Grandparent = "grandparent",
+        Grandchild = "grandchild",
+        InLaw = "in_law",
+        OtherRelative = "other_relative",
+    }
+}
+
 /// A certified status (认定) with its authority and period.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct CertifiedStatus {

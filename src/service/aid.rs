@@ -283,6 +283,7 @@ async fn duplicate_flags(
 /// consent naming it, in one of their own published projects.
 pub async fn record(ctx: &Context, caller: &Caller, input: AidInput) -> Result<Recorded> {
     caller.require_any(&[Role::Charity])?;
+    super::conflicts::guard(ctx, caller, input.person_id, "aid.record").await?;
     let ev = audit::by(ctx, caller, "aid.record", "aid_record", Uuid::nil());
     let (ctx2, caller) = (ctx.clone(), caller.clone());
     transaction(&ctx.pool, |conn| {

@@ -44,6 +44,12 @@ pub async fn submit(
         }
     }
     Error::check(errors)?;
+    let mut people: Vec<Uuid> = records.iter().map(|r| r.person_id).collect();
+    people.sort();
+    people.dedup();
+    for p in people {
+        super::conflicts::guard(ctx, caller, p, "feedback_report.submit").await?;
+    }
     let now = ctx.clock.now();
     let report = ReportRow {
         id: Uuid::now_v7(),

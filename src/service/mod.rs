@@ -5,6 +5,7 @@
 pub mod access;
 pub mod aid;
 pub mod audit;
+pub mod conflicts;
 pub mod consents;
 pub mod disclosures;
 pub mod error;

@@ -454,6 +454,7 @@ pub async fn record_government_aid(
     aid: NewAid,
 ) -> Result<GovernmentAidRow> {
     caller.require_any(&[crate::domain::role::Role::CivilAffairs])?;
+    super::conflicts::guard(ctx, caller, person_id, "government_aid.create").await?;
     let new = NewGovernmentAid {
         id: Uuid::now_v7(),
         person_id,

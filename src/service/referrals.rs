@@ -128,6 +128,7 @@ async fn move_needs(
 /// Refers a person (发起转介): civil-affairs staff of the person's region.
 pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Result<ReferralRow> {
     caller.require_any(&[Role::CivilAffairs])?;
+    super::conflicts::guard(ctx, caller, input.person_id, "referral.create").await?;
     let now = ctx.clock.now();
     let id = Uuid::now_v7();
     let ev = audit::by(ctx, caller, "referral.create", "referral", id);
@@ -317,6 +318,14 @@ async fn apply(
     t: Transition,
     note: Option<String>,
 ) -> Result<ReferralRow> {
+    // Deciding a declared relative's case is for someone else of the organisation.
+    let person_id = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        referrals::find(&mut conn, id).await?.map(|r| r.person_id)
+    };
+    if let Some(pid) = person_id {
+        super::conflicts::guard(ctx, caller, pid, &format!("referral.{to}")).await?;
+    }
     let now = ctx.clock.now();
     let ev = audit::by(ctx, caller, &format!("referral.{to}"), "referral", id).reason(note.clone());
     let caller = caller.clone();

@@ -532,3 +532,107 @@ async fn withdrawing_the_consent_cancels_the_referrals_that_relied_on_it() {
     );
     assert_eq!(need_status(&app, &need).await, "open");
 }
+
+#[tokio::test]
+async fn staff_cannot_act_on_a_declared_relatives_case_but_a_colleague_can() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let admin = app.token("admin").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let daoli_org = app.org_id("哈尔滨市道里区民政局").await;
+    let relative_id = resident_id("23010219900307001");
+    let (person, need) = person_with_need(&app, "23010219900307001").await;
+    consent_for(&app, &person, &care_org, json!(["referral"])).await;
+    let res = app
+        .post(
+            "/api/v1/me/relations",
+            Some(&daoli),
+            &json!({"id_number": relative_id, "relation": "sibling"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let declared: Value = res.json().await.unwrap();
+    assert!(!declared.to_string().contains(&relative_id));
+    let body = json!({"person_id": person, "need_ids": [need], "target": {"organization_id": care_org}, "urgency": "normal"});
+    let p = problem(
+        app.post("/api/v1/referrals", Some(&daoli), &body).await,
+        403,
+    )
+    .await;
+    assert_eq!(p["code"], "conflict_of_interest");
+    let aid = json!({"programme": "temporary_aid", "amount_fen": 1000, "period_start": "2026-06-01",
+                     "period_end": "2026-06-30", "source_system": "x", "certifying_region": "230102"});
+    let p = problem(
+        app.post(
+            &format!("/api/v1/persons/{person}/government-aid"),
+            Some(&daoli),
+            &aid,
+        )
+        .await,
+        403,
+    )
+    .await;
+    assert_eq!(p["code"], "conflict_of_interest");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM audit_events WHERE action = 'conflict_of_interest.refused'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM referrals").await, 0);
+    // A colleague of the same bureau may act.
+    let res = app
+        .post(
+            &format!("/api/v1/organizations/{daoli_org}/users"),
+            Some(&admin),
+            &json!({"username": "daoli.colleague", "display_name": "同事", "password": "colleague-password", "roles": ["civil_affairs"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let colleague = app
+        .try_token("daoli.colleague", "colleague-password")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.post("/api/v1/referrals", Some(&colleague), &body)
+            .await
+            .status(),
+        201
+    );
+    // Auditors see the declaration (without the number); its owner can remove it.
+    let auditor = app.token("auditor").await;
+    let list: Value = app
+        .get(
+            &format!("/api/v1/organizations/{daoli_org}/relations"),
+            Some(&auditor),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["relation"], "sibling");
+    let res = app
+        .client
+        .delete(app.url(&format!(
+            "/api/v1/me/relations/{}",
+            declared["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&daoli)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let mine: Value = app
+        .get("/api/v1/me/relations", Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine, json!([]));
+}

@@ -14,6 +14,7 @@ pub mod persons;
 pub mod projects;
 pub mod public;
 pub mod referrals;
+pub mod relations;
 pub mod stats;
 
 use serde::Serialize;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     stats::configure(cfg);
     pairings::configure(cfg);
     referrals::configure(cfg);
+    relations::configure(cfg);
     audit::configure(cfg);
 }
 
