@@ -5,7 +5,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{audit, transaction, Context, Error, Result};
+use super::{audit, transaction, Context, Error, Kind, Result};
 use crate::auth::{Caller, PrincipalKind};
 use crate::db::persons;
 use crate::db::relations::{self, RelationRow};
@@ -126,7 +126,7 @@ pub async fn guard(ctx: &Context, caller: &Caller, person_id: Uuid, action: &str
     .details(json!({"action": action}));
     audit::record(ctx, ev).await?;
     Err(Error::new(
-        super::Kind::Forbidden,
+        Kind::Forbidden,
         "conflict_of_interest",
         "you declared this person a relative; another member of your organisation must act",
     ))
