@@ -92,6 +92,7 @@ const VERSIONED: &[&str] = &[
     "cancel_referral",
     "start_referral",
     "complete_referral",
+    "forward_referral",
 ];
 
 /// Changes that honour `If-Match` (optimistic concurrency).

@@ -28,6 +28,9 @@ CREATE TABLE referrals (
     -- The aid records the charity reports with its outcome.
     aid_record_ids uuid[] NOT NULL DEFAULT '{}',
     previous_referral_id uuid REFERENCES referrals (id),
+    -- A federation's forward to a member charity, linked both ways.
+    forwarded_from_id uuid REFERENCES referrals (id),
+    forwarded_to_id uuid REFERENCES referrals (id),
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     version bigint NOT NULL DEFAULT 1,
@@ -42,6 +45,8 @@ CREATE INDEX referrals_target_region_idx ON referrals (target_region_code text_p
 CREATE INDEX referrals_owner_idx ON referrals (owner_organization_id, id) WHERE owner_organization_id IS NOT NULL;
 CREATE INDEX referrals_project_idx ON referrals (project_id) WHERE project_id IS NOT NULL;
 CREATE INDEX referrals_previous_idx ON referrals (previous_referral_id) WHERE previous_referral_id IS NOT NULL;
+CREATE INDEX referrals_forwarded_from_idx ON referrals (forwarded_from_id) WHERE forwarded_from_id IS NOT NULL;
+CREATE INDEX referrals_forwarded_to_idx ON referrals (forwarded_to_id) WHERE forwarded_to_id IS NOT NULL;
 CREATE INDEX referrals_pending_due_idx ON referrals (response_due_at) WHERE status = 'pending';
 
 CREATE TABLE referral_history (

@@ -34,6 +34,8 @@ pub struct ReferralRow {
     pub cancel_reason: Option<String>,
     pub aid_record_ids: Vec<Uuid>,
     pub previous_referral_id: Option<Uuid>,
+    pub forwarded_from_id: Option<Uuid>,
+    pub forwarded_to_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -66,6 +68,7 @@ pub struct Transition {
     pub cancel_reason: Option<String>,
     pub outcome: Option<String>,
     pub aid_record_ids: Option<Vec<Uuid>>,
+    pub forwarded_to_id: Option<Uuid>,
 }
 
 /// Moves the referral from `from` to `to` only if it is still `from` at `version`: of racing
@@ -91,6 +94,7 @@ pub async fn transition(
         referrals::cancel_reason.eq(t.cancel_reason.clone().or(r.cancel_reason.clone())),
         referrals::outcome.eq(t.outcome.clone().or(r.outcome.clone())),
         referrals::aid_record_ids.eq(t.aid_record_ids.clone().unwrap_or(r.aid_record_ids.clone())),
+        referrals::forwarded_to_id.eq(t.forwarded_to_id.or(r.forwarded_to_id)),
         referrals::updated_at.eq(now),
         referrals::version.eq(referrals::version + 1),
     ))

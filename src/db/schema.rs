@@ -505,6 +505,8 @@ diesel::table! {
         cancel_reason -> Nullable<Text>,
         aid_record_ids -> Array<Uuid>,
         previous_referral_id -> Nullable<Uuid>,
+        forwarded_from_id -> Nullable<Uuid>,
+        forwarded_to_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int8,

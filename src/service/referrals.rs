@@ -230,6 +230,8 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
                 cancel_reason: None,
                 aid_record_ids: Vec::new(),
                 previous_referral_id: input.previous_referral_id,
+                forwarded_from_id: None,
+                forwarded_to_id: None,
                 created_at: now,
                 updated_at: now,
                 version: 1,
@@ -810,4 +812,136 @@ pub async fn notes(ctx: &Context, caller: &Caller, id: Uuid) -> Result<Vec<refer
     )
     .await?;
     Ok(rows)
+}
+
+/// Forwards a referral addressed to a charity federation (慈善总会) to one of its member
+/// charities: a new referral to the member, linked to the original, which ends as `cancelled`
+/// (reason `forwarded`) and names the forward. The consent must cover the member for referral
+/// (an emergency basis carries over); the needs stay referred.
+pub async fn forward(
+    ctx: &Context,
+    caller: &Caller,
+    id: Uuid,
+    member: Uuid,
+) -> Result<ReferralRow> {
+    caller.require_any(&[Role::Charity])?;
+    let now = ctx.clock.now();
+    let new_id = Uuid::now_v7();
+    let ev = audit::by(ctx, caller, "referral.forward", "referral", id);
+    let caller = caller.clone();
+    transaction(&ctx.pool, |conn| {
+        Box::pin(async move {
+            let (r, s) = load(conn, &caller, id).await?;
+            let federation = organizations::find(conn, caller.organization_id).await?;
+            let is_federation = federation
+                .as_ref()
+                .is_some_and(|o| o.kind == OrganizationKind::CharityFederation);
+            if s != Side::Recipient
+                || r.target_organization_id != Some(caller.organization_id)
+                || !is_federation
+            {
+                return Err(Error::forbidden(
+                    "only the federation the referral is addressed to forwards it",
+                ));
+            }
+            if r.status != ReferralStatus::Pending {
+                return Err(illegal(r.status, ReferralStatus::Cancelled));
+            }
+            let target = organizations::find(conn, member)
+                .await?
+                .filter(|o| {
+                    o.parent_id == Some(caller.organization_id)
+                        && o.status == OrganizationStatus::Active
+                        && is_charity(o.kind)
+                })
+                .ok_or_else(|| {
+                    Error::field(
+                        "organization_id",
+                        "not_a_member",
+                        "name an active member charity of the federation",
+                    )
+                })?;
+            if r.legal_basis == LegalBasis::Consent {
+                let facts: Vec<_> = consents::of_person(conn, r.person_id)
+                    .await?
+                    .iter()
+                    .map(|c| c.facts())
+                    .collect();
+                let who = Requester {
+                    organization_id: target.id,
+                    kind: target.kind,
+                    region_code: target.region_code.clone(),
+                };
+                if !coverage(&facts, &who, Some(Purpose::Referral), now).sees_anything() {
+                    return Err(Error::unprocessable(
+                        "consent_required",
+                        "no consent of the person covers the member charity for referral",
+                    ));
+                }
+            }
+            let forwarded = ReferralRow {
+                id: new_id,
+                target_organization_id: Some(target.id),
+                target_region_code: None,
+                owner_organization_id: None,
+                project_id: None,
+                status: ReferralStatus::Pending,
+                feedback_due_at: None,
+                decline_reason: None,
+                outcome: None,
+                cancel_reason: None,
+                aid_record_ids: Vec::new(),
+                previous_referral_id: None,
+                forwarded_from_id: Some(r.id),
+                forwarded_to_id: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+                ..r.clone()
+            };
+            referrals::insert(conn, &forwarded).await?;
+            let t = Transition {
+                cancel_reason: Some("forwarded".into()),
+                forwarded_to_id: Some(new_id),
+                ..Transition::default()
+            };
+            let original = referrals::transition(conn, &r, ReferralStatus::Cancelled, &t, now)
+                .await?
+                .ok_or_else(|| {
+                    Error::conflict(
+                        "concurrent_update",
+                        "the referral changed meanwhile; reload",
+                    )
+                })?;
+            referrals::add_history(
+                conn,
+                &history(
+                    &original,
+                    Some(r.status),
+                    &caller,
+                    Some("forwarded".into()),
+                    now,
+                ),
+            )
+            .await?;
+            referrals::add_history(
+                conn,
+                &history(
+                    &forwarded,
+                    None,
+                    &caller,
+                    Some("forwarded by the federation".into()),
+                    now,
+                ),
+            )
+            .await?;
+            audit::append(
+                conn,
+                ev.details(json!({"forwarded_to": new_id, "member": target.id})),
+            )
+            .await?;
+            Ok(forwarded)
+        })
+    })
+    .await
 }

@@ -26,6 +26,8 @@ struct Fixtures {
     pairing_to_end: String,
     /// Pending referrals to the care centre: one to accept, one to decline, one to cancel.
     referrals: [String; 4],
+    /// A pending referral addressed to the federation, for the forward example.
+    to_federation: String,
     care: String,
     /// An open need for the referral example (the need example closes the other).
     open_need: String,
@@ -193,6 +195,34 @@ async fn fixtures(app: &TestApp) -> Fixtures {
                 .to_owned(),
         );
     }
+    let federation_org = app.org_id("黑龙江省慈善总会").await;
+    let res = app
+        .consent(&daoli, &person, &consent_to(&federation_org, &["identity"]))
+        .await;
+    assert_eq!(res.status(), 201);
+    let need: Value = app
+        .post(
+            "/api/v1/needs",
+            Some(&daoli),
+            &json!({"person_id": person, "category": "medical", "description": "x",
+                    "urgency": "normal", "source": "screening"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .post(
+            "/api/v1/referrals",
+            Some(&daoli),
+            &json!({"person_id": person, "need_ids": [need["id"]], "target": {"organization_id": federation_org}, "urgency": "normal"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let to_federation = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The fourth is accepted and started, for the outcome example.
     let care_token = app.token("charity.care").await;
     for step in ["accept", "start"] {
@@ -206,6 +236,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         assert_eq!(res.status(), 200, "{step}");
     }
     Fixtures {
+        to_federation,
         referrals: [
             referrals[0].clone(),
             referrals[1].clone(),
@@ -245,6 +276,7 @@ fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
         _ if path.starts_with("/api/v1/funds/") => f.fund.clone(),
         _ if path.ends_with("/decline") => f.referrals[1].clone(),
         _ if path.ends_with("/complete") => f.referrals[3].clone(),
+        _ if path.ends_with("/forward") => f.to_federation.clone(),
         _ if path.ends_with("/cancel") => f.referrals[2].clone(),
         _ if path.starts_with("/api/v1/referrals/") => f.referrals[0].clone(),
         _ if path.ends_with("/end") && path.starts_with("/api/v1/pairings/") => {
@@ -431,6 +463,8 @@ fn example_caller(path: &str) -> &'static str {
         "admin"
     } else if path == "/api/v1/pairings/{id}/visits" {
         "vol.contract"
+    } else if path == "/api/v1/referrals/{id}/forward" {
+        "federation"
     } else if path == "/api/v1/referrals/{id}/accept"
         || path == "/api/v1/referrals/{id}/decline"
         || path == "/api/v1/referrals/{id}/complete"
@@ -477,6 +511,9 @@ async fn every_request_example_in_the_document_is_accepted() {
             }
             if example.get("project_id").is_some() {
                 example["project_id"] = json!(f.published_project);
+            }
+            if path == "/api/v1/referrals/{id}/forward" {
+                example["organization_id"] = json!(f.care);
             }
             if path == "/api/v1/referrals" {
                 example["need_ids"] = json!([f.open_need]);

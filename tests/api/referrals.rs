@@ -636,3 +636,72 @@ async fn staff_cannot_act_on_a_declared_relatives_case_but_a_colleague_can() {
         .unwrap();
     assert_eq!(mine, json!([]));
 }
+
+#[tokio::test]
+async fn a_federation_forwards_a_referral_to_a_member_and_both_are_linked() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let federation = app.token("federation").await;
+    let care = app.token("charity.care").await;
+    let edu = app.token("charity.edu").await;
+    let federation_org = app.org_id("黑龙江省慈善总会").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let (person, need) = person_with_need(&app, "23010219900307001").await;
+    consent_for(&app, &person, &federation_org, json!(["referral"])).await;
+    let r: Value = app
+        .post(
+            "/api/v1/referrals",
+            Some(&daoli),
+            &json!({"person_id": person, "need_ids": [need], "target": {"organization_id": federation_org}, "urgency": "normal"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/referrals/{}/forward", r["id"].as_str().unwrap());
+    // The member needs its own consent; a non-member is refused; others cannot forward.
+    let to_care = json!({"organization_id": care_org});
+    assert_eq!(
+        problem(app.post(&path, Some(&federation), &to_care).await, 422).await["code"],
+        "consent_required"
+    );
+    let daoli_org = app.org_id("哈尔滨市道里区民政局").await;
+    problem(
+        app.post(
+            &path,
+            Some(&federation),
+            &json!({"organization_id": daoli_org}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    problem(app.post(&path, Some(&edu), &to_care).await, 404).await;
+    consent_for(&app, &person, &care_org, json!(["referral"])).await;
+    let res = app.post(&path, Some(&federation), &to_care).await;
+    assert_eq!(res.status(), 201);
+    let forwarded: Value = res.json().await.unwrap();
+    assert_eq!(forwarded["forwarded_from_id"], r["id"]);
+    assert_eq!(forwarded["target_organization_id"], care_org.as_str());
+    let original: Value = app
+        .get(
+            &format!("/api/v1/referrals/{}", r["id"].as_str().unwrap()),
+            Some(&daoli),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(original["status"], "cancelled");
+    assert_eq!(original["cancel_reason"], "forwarded");
+    assert_eq!(original["forwarded_to_id"], forwarded["id"]);
+    assert_eq!(need_status(&app, &need).await, "referred");
+    let accept = format!(
+        "/api/v1/referrals/{}/accept",
+        forwarded["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.post(&accept, Some(&care), &json!({})).await.status(),
+        200
+    );
+}

@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(start_referral)
         .service(complete_referral)
         .service(add_note)
+        .service(forward_referral)
         .service(list_notes)
         .service(referral_history);
 }
@@ -59,6 +60,10 @@ pub struct Referral {
     /// The aid records reported with the outcome.
     pub aid_record_ids: Vec<Uuid>,
     pub previous_referral_id: Option<Uuid>,
+    /// The federation's referral this one forwards.
+    pub forwarded_from_id: Option<Uuid>,
+    /// The member charity's referral this one was forwarded as.
+    pub forwarded_to_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -85,6 +90,8 @@ impl From<ReferralRow> for Referral {
             outcome: r.outcome,
             aid_record_ids: r.aid_record_ids,
             previous_referral_id: r.previous_referral_id,
+            forwarded_from_id: r.forwarded_from_id,
+            forwarded_to_id: r.forwarded_to_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -577,4 +584,40 @@ async fn list_notes(
 ) -> Result<web::Json<Vec<ReferralNote>>, ApiError> {
     let rows = referrals::notes(&state.ctx, &caller, id.into_inner()).await?;
     Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"organization_id": "01968f3e-7c4a-7b1e-9d2a-5b6c7d8e9f05"}))]
+pub struct ForwardReferral {
+    /// A member charity of the federation.
+    pub organization_id: Uuid,
+}
+
+/// Forward a referral to a member charity (慈善总会转派): the federation it is addressed to. The
+/// forward is a new referral linked to the original, which ends as cancelled (`forwarded`).
+#[utoipa::path(
+    tag = "referrals",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Referral id")),
+    request_body = ForwardReferral,
+    responses(
+        (status = 201, description = "Forwarded: the new referral", body = Referral),
+        (status = 404, description = "No such referral within the caller's reach"),
+        (status = 409, description = "Not pending (names the state)"),
+        (status = 422, description = "Not a member, or no consent covers the member"),
+    )
+)]
+#[post("/referrals/{id}/forward")]
+async fn forward_referral(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.valid::<ForwardReferral>()?;
+    let row = referrals::forward(&state.ctx, &caller, id.into_inner(), b.organization_id).await?;
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/api/v1/referrals/{}", row.id)));
+    Ok(versioned(res, row.version, &Referral::from(row)))
 }
