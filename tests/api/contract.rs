@@ -200,7 +200,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         .consent(&daoli, &person, &consent_to(&federation_org, &["identity"]))
         .await;
     assert_eq!(res.status(), 201);
-    let need: Value = app
+    let fed_need: Value = app
         .post(
             "/api/v1/needs",
             Some(&daoli),
@@ -215,7 +215,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         .post(
             "/api/v1/referrals",
             Some(&daoli),
-            &json!({"person_id": person, "need_ids": [need["id"]], "target": {"organization_id": federation_org}, "urgency": "normal"}),
+            &json!({"person_id": person, "need_ids": [fed_need["id"]], "target": {"organization_id": federation_org}, "urgency": "normal"}),
         )
         .await;
     assert_eq!(res.status(), 201);
