@@ -186,6 +186,12 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
         "该公开转介已被其他慈善组织接收",
     ),
     (
+        "deadline_passed",
+        409,
+        "the response deadline has passed",
+        "答复期限已过",
+    ),
+    (
         "precondition_failed",
         412,
         "the record changed since the version named in `If-Match`; reload",

@@ -376,3 +376,29 @@ pub async fn beneficiary_counts(conn: &mut Conn, project_ids: &[Uuid]) -> Result
         .await
         .map_err(Into::into)
 }
+
+/// Gives back the place a person held in a project when no aid was given there (a referral
+/// accepted for it ended unhelped). Returns whether a place came back.
+pub async fn release_place(conn: &mut Conn, project_id: Uuid, person_id: Uuid) -> Result<bool> {
+    use super::schema::aid_records;
+    let freed = diesel::delete(
+        project_beneficiaries::table
+            .find((project_id, person_id))
+            .filter(project_beneficiaries::total_fen.eq(0))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                aid_records::table
+                    .filter(aid_records::project_id.eq(project_id))
+                    .filter(aid_records::person_id.eq(person_id)),
+            ))),
+    )
+    .execute(conn)
+    .await?
+        == 1;
+    if freed {
+        diesel::update(projects::table.find(project_id))
+            .set(projects::places_left.eq(projects::places_left + 1))
+            .execute(conn)
+            .await?;
+    }
+    Ok(freed)
+}

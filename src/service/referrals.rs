@@ -182,7 +182,19 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
                 .iter()
                 .map(|c| c.facts())
                 .collect();
-            let covered = coverage(&facts, &who, Some(Purpose::Referral), now).sees_anything();
+            // An addressed referral needs a consent naming that charity; an open one a consent
+            // for every charity of the region (and an emergency goes to a named charity).
+            let cov = coverage(&facts, &who, Some(Purpose::Referral), now);
+            let covered = match &input.target {
+                Target::Organization(_) => !cov.categories.is_empty(),
+                Target::Region(_) => cov.summary_only,
+            };
+            if !covered && matches!(input.target, Target::Region(_)) {
+                return Err(Error::unprocessable(
+                    "consent_required",
+                    "a referral open to a region needs the person's consent for every charity there; an emergency goes to a named charity",
+                ));
+            }
             let legal_basis = match (covered, &input.emergency_justification) {
                 (true, _) => LegalBasis::Consent,
                 (false, Some(j)) if input.urgency == Urgency::Emergency && !j.trim().is_empty() => {
@@ -335,10 +347,18 @@ async fn apply(
         Box::pin(async move {
             let (r, s) = load(conn, &caller, id).await?;
             if s == Side::Taken {
-                return Err(Error::conflict(
-                    "already_taken",
-                    "another charity has taken this referral",
-                ));
+                return Err(if r.owner_organization_id.is_some() {
+                    Error::conflict("already_taken", "another charity has taken this referral")
+                } else {
+                    illegal(r.status, to)
+                });
+            }
+            // Only the addressed charity declines: a charity able to take an open referral
+            // cannot end it for the others.
+            if to == ReferralStatus::Declined
+                && r.target_organization_id != Some(caller.organization_id)
+            {
+                return Err(Error::forbidden("only the addressed charity declines"));
             }
             if s != allowed {
                 return Err(Error::forbidden(match allowed {
@@ -365,6 +385,12 @@ async fn apply(
                     }
                 }
                 Error::check(errors)?;
+            }
+            if to == ReferralStatus::Accepted && r.response_due_at <= now {
+                return Err(Error::conflict(
+                    "deadline_passed",
+                    "the response deadline has passed; the bureau may refer again",
+                ));
             }
             if to == ReferralStatus::Accepted {
                 t.owner_organization_id = Some(caller.organization_id);
@@ -424,6 +450,10 @@ async fn apply(
                     NeedStatus::Open
                 };
                 move_needs(conn, &row.need_ids, NeedStatus::Referred, next, now).await?;
+                if let (false, Some(pid)) = (helped, row.project_id) {
+                    // The place taken on acceptance comes back when no aid was given there.
+                    projects::release_place(conn, pid, row.person_id).await?;
+                }
             }
             referrals::add_history(conn, &history(&row, Some(r.status), &caller, note, now))
                 .await?;
@@ -618,7 +648,12 @@ pub async fn cancel_uncovered(
                 region_code: String::new(),
             },
         };
-        if coverage(&facts, &who, Some(Purpose::Referral), now).sees_anything() {
+        let cov = coverage(&facts, &who, Some(Purpose::Referral), now);
+        let covered = match target {
+            Target::Organization(_) => !cov.categories.is_empty(),
+            Target::Region(_) => cov.summary_only,
+        };
+        if covered {
             continue;
         }
         let t = Transition {
@@ -637,6 +672,9 @@ pub async fn cancel_uncovered(
             now,
         )
         .await?;
+        if let Some(pid) = row.project_id {
+            projects::release_place(conn, pid, row.person_id).await?;
+        }
         referrals::add_history(
             conn,
             &history(
@@ -696,6 +734,24 @@ pub async fn cancel(
     .await
 }
 
+/// Whether the caller sees an open referral only as an offer: a charity of the region that has
+/// not taken it learns neither the person nor the needs nor the note until it accepts.
+pub fn offer_only(caller: &Caller, r: &ReferralRow) -> bool {
+    caller.has(Role::Charity)
+        && !caller.has(Role::CivilAffairs)
+        && r.target_organization_id != Some(caller.organization_id)
+        && r.owner_organization_id != Some(caller.organization_id)
+}
+
+/// An open referral as an offer: no person, needs or note.
+pub fn as_offer(mut r: ReferralRow) -> ReferralRow {
+    r.person_id = Uuid::nil();
+    r.need_ids.clear();
+    r.note = None;
+    r.emergency_justification = None;
+    r
+}
+
 /// One referral: the referring bureau, the addressed or owning charity, auditors (recorded).
 pub async fn get(ctx: &Context, caller: &Caller, id: Uuid) -> Result<ReferralRow> {
     let mut conn = crate::db::connect(&ctx.pool).await?;
@@ -704,6 +760,11 @@ pub async fn get(ctx: &Context, caller: &Caller, id: Uuid) -> Result<ReferralRow
     if s == Side::Taken {
         return Err(Error::not_found("referral"));
     }
+    let r = if offer_only(caller, &r) {
+        as_offer(r)
+    } else {
+        r
+    };
     audit::record_supervision_read(
         ctx,
         caller,
@@ -719,7 +780,8 @@ pub async fn get(ctx: &Context, caller: &Caller, id: Uuid) -> Result<ReferralRow
 /// A referral's history, oldest first, for the same readers.
 pub async fn history_of(ctx: &Context, caller: &Caller, id: Uuid) -> Result<Vec<HistoryRow>> {
     let mut conn = crate::db::connect(&ctx.pool).await?;
-    if load(&mut conn, caller, id).await?.1 == Side::Taken {
+    let (r, s) = load(&mut conn, caller, id).await?;
+    if s == Side::Taken || offer_only(caller, &r) {
         return Err(Error::not_found("referral"));
     }
     Ok(referrals::history(&mut conn, id).await?)
@@ -741,7 +803,17 @@ pub async fn list(
         let who = access::requester(&mut conn, caller).await?;
         filter.received_by = Some((caller.organization_id, covering_prefixes(&who.region_code)));
     }
-    Ok(referrals::list(&mut conn, &filter).await?)
+    let rows = referrals::list(&mut conn, &filter).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            if offer_only(caller, &r) {
+                as_offer(r)
+            } else {
+                r
+            }
+        })
+        .collect())
 }
 
 /// Whether the caller is one of the two parties of the case: the referring bureau, or the
@@ -825,6 +897,13 @@ pub async fn forward(
     member: Uuid,
 ) -> Result<ReferralRow> {
     caller.require_any(&[Role::Charity])?;
+    let person_id = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        referrals::find(&mut conn, id).await?.map(|r| r.person_id)
+    };
+    if let Some(pid) = person_id {
+        super::conflicts::guard(ctx, caller, pid, "referral.forward").await?;
+    }
     let now = ctx.clock.now();
     let new_id = Uuid::now_v7();
     let ev = audit::by(ctx, caller, "referral.forward", "referral", id);
@@ -872,10 +951,13 @@ pub async fn forward(
                     kind: target.kind,
                     region_code: target.region_code.clone(),
                 };
-                if !coverage(&facts, &who, Some(Purpose::Referral), now).sees_anything() {
+                if coverage(&facts, &who, Some(Purpose::Referral), now)
+                    .categories
+                    .is_empty()
+                {
                     return Err(Error::unprocessable(
                         "consent_required",
-                        "no consent of the person covers the member charity for referral",
+                        "no consent of the person names the member charity for referral",
                     ));
                 }
             }

@@ -245,7 +245,18 @@ async fn an_open_referral_goes_to_the_first_charity_and_an_emergency_needs_a_rea
             .await
             .unwrap();
         assert_eq!(received["items"].as_array().unwrap().len(), 1);
+        // An offer only: no person, no needs, until one accepts.
+        assert!(received["items"][0]["person_id"].is_null());
+        assert_eq!(received["items"][0]["need_ids"], json!([]));
     }
+    // Nor can one of them decline it for the others.
+    let decline = format!("/api/v1/referrals/{}/decline", r["id"].as_str().unwrap());
+    problem(
+        app.post(&decline, Some(&edu), &json!({"reason": "no_capacity"}))
+            .await,
+        403,
+    )
+    .await;
     let empty = json!({});
     let (a, b) = tokio::join!(
         app.post(&path, Some(&care), &empty),
@@ -347,6 +358,32 @@ async fn accepting_for_a_project_takes_its_last_place_once() {
     assert_eq!(
         app.count("SELECT count(*) AS n FROM referrals WHERE status = 'pending'")
             .await,
+        1
+    );
+    // Cancelled before any aid: the place comes back.
+    let accepted: Value = app
+        .get("/api/v1/referrals?status=accepted", Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .post(
+            &format!(
+                "/api/v1/referrals/{}/cancel",
+                accepted["items"][0]["id"].as_str().unwrap()
+            ),
+            Some(&daoli),
+            &json!({"reason": "本人已获其他帮助"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT places_left::bigint AS n FROM projects WHERE id = '{}'",
+            project["id"].as_str().unwrap()
+        ))
+        .await,
         1
     );
 }

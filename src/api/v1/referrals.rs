@@ -37,7 +37,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Referral {
     pub id: Uuid,
-    pub person_id: Uuid,
+    /// Absent while the referral is only an offer to the caller (open to its region, not taken).
+    pub person_id: Option<Uuid>,
     pub need_ids: Vec<Uuid>,
     pub referring_organization_id: Uuid,
     /// The addressed charity (absent for a referral open to a region).
@@ -72,7 +73,7 @@ impl From<ReferralRow> for Referral {
     fn from(r: ReferralRow) -> Self {
         Self {
             id: r.id,
-            person_id: r.person_id,
+            person_id: (!r.person_id.is_nil()).then_some(r.person_id),
             need_ids: r.need_ids,
             referring_organization_id: r.referring_organization_id,
             target_organization_id: r.target_organization_id,
@@ -197,6 +198,7 @@ async fn create_referral(
         ));
     };
     let mut need_ids = b.need_ids;
+    need_ids.sort();
     need_ids.dedup();
     let row = referrals::create(
         &state.ctx,
