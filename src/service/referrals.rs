@@ -140,6 +140,25 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
                 .ok_or_else(|| Error::not_found("person"))?;
             access::change_person(&caller, &person)?;
             let mut errors = Vec::new();
+            if let Some(prev) = input.previous_referral_id {
+                // A re-referral follows one of this bureau's attempts for the same person that
+                // ended without an answer or was declined.
+                let ok = referrals::find(conn, prev).await?.is_some_and(|p| {
+                    p.person_id == person.id
+                        && p.referring_organization_id == caller.organization_id
+                        && matches!(
+                            p.status,
+                            ReferralStatus::Declined | ReferralStatus::Expired
+                        )
+                });
+                if !ok {
+                    errors.push(FieldError::new(
+                        "previous_referral_id",
+                        "not_a_previous_attempt",
+                        "name a declined or expired referral of this person by your bureau",
+                    ));
+                }
+            }
             for (i, nid) in input.need_ids.iter().enumerate() {
                 let need = needs::find(conn, *nid).await?;
                 match need {
@@ -784,7 +803,18 @@ pub async fn history_of(ctx: &Context, caller: &Caller, id: Uuid) -> Result<Vec<
     if s == Side::Taken || offer_only(caller, &r) {
         return Err(Error::not_found("referral"));
     }
-    Ok(referrals::history(&mut conn, id).await?)
+    let rows = referrals::history(&mut conn, id).await?;
+    drop(conn);
+    audit::record_supervision_read(
+        ctx,
+        caller,
+        "referral.history.read",
+        "referral",
+        Some(id),
+        json!({}),
+    )
+    .await?;
+    Ok(rows)
 }
 
 /// Referrals the caller's organisation sent (`sent`) or received.

@@ -511,6 +511,22 @@ async fn a_referral_is_helped_and_reported_back_and_an_unanswered_one_expires() 
         .unwrap();
     assert_eq!(expired["status"], "expired");
     assert_eq!(need_status(&app, &other_need).await, "open");
+    // A new attempt follows the expired one; a made-up predecessor is refused.
+    let mut again = json!({"person_id": other, "need_ids": [other_need], "target": {"organization_id": care_org},
+                           "urgency": "emergency", "previous_referral_id": person});
+    let p = problem(
+        app.post("/api/v1/referrals", Some(&daoli), &again).await,
+        422,
+    )
+    .await;
+    assert_eq!(crate::helpers::fields(&p), ["previous_referral_id"]);
+    again["previous_referral_id"] = r["id"].clone();
+    let res = app.post("/api/v1/referrals", Some(&daoli), &again).await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["previous_referral_id"],
+        r["id"]
+    );
 }
 
 #[tokio::test]
