@@ -113,18 +113,6 @@ pub struct Requester {
     pub region_code: String,
 }
 
-impl Requester {
-    fn is_charity(&self) -> bool {
-        matches!(
-            self.kind,
-            OrganizationKind::Charity
-                | OrganizationKind::CharityFederation
-                | OrganizationKind::RedCross
-                | OrganizationKind::SocialWorkAgency
-        )
-    }
-}
-
 /// What a requester may see of a person.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Coverage {
@@ -167,7 +155,7 @@ pub fn coverage(
                 out.categories.extend(c.categories.iter().copied());
             }
             Recipient::CharitiesIn(scope)
-                if requester.is_charity() && region::covers(scope, &requester.region_code) =>
+                if requester.kind.is_charity() && region::covers(scope, &requester.region_code) =>
             {
                 out.summary_only = true;
             }

@@ -27,6 +27,15 @@ pub enum OrganizationKind {
 }
 
 impl OrganizationKind {
+    /// Organisations that receive people's data as charities (consent recipients, referral
+    /// targets): charities, federations, the Red Cross, social-work agencies.
+    pub fn is_charity(self) -> bool {
+        matches!(
+            self,
+            Self::Charity | Self::CharityFederation | Self::RedCross | Self::SocialWorkAgency
+        )
+    }
+
     pub const ALL: [OrganizationKind; 8] = [
         Self::CivilAffairsBureau,
         Self::TownshipOffice,

@@ -9,7 +9,7 @@ use crate::auth::Caller;
 use crate::db::needs::NeedRow;
 use crate::db::persons::PersonRow;
 use crate::db::{consents, organizations, Conn};
-use crate::domain::consent::{coverage, Coverage, Purpose, Requester};
+use crate::domain::consent::{coverage, ConsentFacts, Coverage, Purpose, Requester};
 use crate::domain::role::Role;
 
 /// How the caller stands towards one person.
@@ -21,6 +21,15 @@ pub enum PersonAccess {
     Auditor,
     /// A charity under consent: only the categories it names (or a summary).
     Recipient(Coverage),
+}
+
+/// The facts of every consent a person has given (what coverage is decided on).
+pub async fn consent_facts(conn: &mut Conn, person_id: uuid::Uuid) -> Result<Vec<ConsentFacts>> {
+    Ok(consents::of_person(conn, person_id)
+        .await?
+        .iter()
+        .map(|c| c.facts())
+        .collect())
 }
 
 /// The caller's organisation as a consent recipient.
@@ -82,11 +91,7 @@ pub async fn to_person(
             return Err(purpose_required());
         };
         let who = requester(conn, caller).await?;
-        let facts: Vec<_> = consents::of_person(conn, person.id)
-            .await?
-            .iter()
-            .map(|c| c.facts())
-            .collect();
+        let facts: Vec<_> = consent_facts(conn, person.id).await?;
         let cov = coverage(&facts, &who, Some(purpose), now);
         if cov.sees_anything() {
             return Ok(PersonAccess::Recipient(cov));
@@ -228,11 +233,7 @@ pub async fn named_consent(
     now: DateTime<Utc>,
 ) -> Result<Coverage> {
     let who = requester(conn, caller).await?;
-    let facts: Vec<_> = consents::of_person(conn, person.id)
-        .await?
-        .iter()
-        .map(|c| c.facts())
-        .collect();
+    let facts: Vec<_> = consent_facts(conn, person.id).await?;
     let cov = coverage(&facts, &who, None, now);
     if cov.categories.is_empty() {
         return Err(Error::not_found("person"));

@@ -13,7 +13,7 @@ use crate::domain::consent::{
     needs_guardian, recipient_still_covered, ConsentMethod, DataCategory, GivenBy, Purpose,
     Requester,
 };
-use crate::domain::organization::{OrganizationKind, OrganizationStatus};
+use crate::domain::organization::OrganizationStatus;
 use crate::domain::resident_id::ResidentId;
 use crate::domain::role::Role;
 use crate::privacy::Field;
@@ -50,16 +50,6 @@ fn dedup<T: Ord + Copy>(v: &[T]) -> Vec<T> {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect()
-}
-
-fn is_charity_kind(kind: OrganizationKind) -> bool {
-    matches!(
-        kind,
-        OrganizationKind::Charity
-            | OrganizationKind::CharityFederation
-            | OrganizationKind::RedCross
-            | OrganizationKind::SocialWorkAgency
-    )
 }
 
 async fn load_person(conn: &mut Conn, id: Uuid) -> Result<crate::db::persons::PersonRow> {
@@ -120,7 +110,7 @@ pub async fn record(
             let org = organizations::find(&mut conn, org_id).await?;
             let ok = org
                 .as_ref()
-                .is_some_and(|o| o.status == OrganizationStatus::Active && is_charity_kind(o.kind));
+                .is_some_and(|o| o.status == OrganizationStatus::Active && o.kind.is_charity());
             if !ok {
                 return Err(Error::field(
                     "recipient.organization_id",
@@ -232,11 +222,7 @@ pub async fn withdraw(
                 }),
                 None => None,
             };
-            let facts: Vec<_> = consents::of_person(conn, row.person_id)
-                .await?
-                .iter()
-                .map(ConsentRow::facts)
-                .collect();
+            let facts: Vec<_> = access::consent_facts(conn, row.person_id).await?;
             let still_covered =
                 recipient_still_covered(&row.facts().recipient, recipient.as_ref(), &facts, now);
             let referrals_cancelled =

@@ -10,7 +10,7 @@ use super::{access, audit, lost_update, transaction, Context, Error, Result};
 use crate::auth::Caller;
 use crate::db::pairings::{self, PairingRow, VisitRow};
 use crate::db::persons::PersonRow;
-use crate::db::{consents, persons, users, Conn};
+use crate::db::{persons, users, Conn};
 use crate::domain::aid::{PairingStatus, VisitKind};
 use crate::domain::consent::{coverage, Coverage, DataCategory, Purpose};
 use crate::domain::role::Role;
@@ -25,11 +25,7 @@ async fn follow_up_coverage(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Coverage> {
     let who = access::requester(conn, caller).await?;
-    let facts: Vec<_> = consents::of_person(conn, person.id)
-        .await?
-        .iter()
-        .map(|c| c.facts())
-        .collect();
+    let facts: Vec<_> = access::consent_facts(conn, person.id).await?;
     Ok(coverage(&facts, &who, Some(Purpose::FollowUp), now))
 }
 

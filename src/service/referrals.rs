@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::{access, audit, transaction, Context, Error, FieldError, Result};
 use crate::auth::Caller;
 use crate::db::referrals::{self, HistoryRow, ReferralFilter, ReferralRow, Transition};
-use crate::db::{consents, needs, organizations, persons, projects, Conn};
-use crate::domain::consent::{coverage, Purpose, Requester};
+use crate::db::{needs, organizations, persons, projects, Conn};
+use crate::domain::consent::{coverage, ConsentFacts, Purpose, Requester};
 use crate::domain::need::{NeedStatus, Urgency};
 use crate::domain::organization::{OrganizationKind, OrganizationStatus};
 use crate::domain::project::{covering_prefixes, ProjectStatus};
@@ -43,14 +43,17 @@ pub struct NewReferral {
     pub previous_referral_id: Option<Uuid>,
 }
 
-fn is_charity(kind: OrganizationKind) -> bool {
-    matches!(
-        kind,
-        OrganizationKind::Charity
-            | OrganizationKind::CharityFederation
-            | OrganizationKind::RedCross
-            | OrganizationKind::SocialWorkAgency
-    )
+impl Target {
+    /// Whether the consents let data go to this target for `referral`: an addressed charity
+    /// needs a consent naming it; an open referral a consent for every charity of the region
+    /// (so an emergency without consent goes to a named charity).
+    fn covered(&self, facts: &[ConsentFacts], who: &Requester, now: DateTime<Utc>) -> bool {
+        let cov = coverage(facts, who, Some(Purpose::Referral), now);
+        match self {
+            Target::Organization(_) => !cov.categories.is_empty(),
+            Target::Region(_) => cov.summary_only,
+        }
+    }
 }
 
 /// The charity the consent must cover: the addressed one, or any charity of the region.
@@ -59,7 +62,7 @@ async fn consent_requester(conn: &mut Conn, target: &Target) -> Result<Requester
         Target::Organization(id) => {
             let org = organizations::find(conn, *id)
                 .await?
-                .filter(|o| o.status == OrganizationStatus::Active && is_charity(o.kind))
+                .filter(|o| o.status == OrganizationStatus::Active && o.kind.is_charity())
                 .ok_or_else(|| {
                     Error::field(
                         "target.organization_id",
@@ -196,18 +199,8 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
                     ));
                 }
             }
-            let facts: Vec<_> = consents::of_person(conn, person.id)
-                .await?
-                .iter()
-                .map(|c| c.facts())
-                .collect();
-            // An addressed referral needs a consent naming that charity; an open one a consent
-            // for every charity of the region (and an emergency goes to a named charity).
-            let cov = coverage(&facts, &who, Some(Purpose::Referral), now);
-            let covered = match &input.target {
-                Target::Organization(_) => !cov.categories.is_empty(),
-                Target::Region(_) => cov.summary_only,
-            };
+            let facts: Vec<_> = access::consent_facts(conn, person.id).await?;
+            let covered = input.target.covered(&facts, &who, now);
             if !covered && matches!(input.target, Target::Region(_)) {
                 return Err(Error::unprocessable(
                     "consent_required",
@@ -640,11 +633,7 @@ pub async fn cancel_uncovered(
     person_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>> {
-    let facts: Vec<_> = consents::of_person(conn, person_id)
-        .await?
-        .iter()
-        .map(|c| c.facts())
-        .collect();
+    let facts: Vec<_> = access::consent_facts(conn, person_id).await?;
     let mut cancelled = Vec::new();
     for r in referrals::open_of_person(conn, person_id).await? {
         if r.legal_basis != LegalBasis::Consent {
@@ -667,12 +656,7 @@ pub async fn cancel_uncovered(
                 region_code: String::new(),
             },
         };
-        let cov = coverage(&facts, &who, Some(Purpose::Referral), now);
-        let covered = match target {
-            Target::Organization(_) => !cov.categories.is_empty(),
-            Target::Region(_) => cov.summary_only,
-        };
-        if covered {
+        if target.covered(&facts, &who, now) {
             continue;
         }
         let t = Transition {
@@ -961,7 +945,7 @@ pub async fn forward(
                 .filter(|o| {
                     o.parent_id == Some(caller.organization_id)
                         && o.status == OrganizationStatus::Active
-                        && is_charity(o.kind)
+                        && o.kind.is_charity()
                 })
                 .ok_or_else(|| {
                     Error::field(
@@ -971,20 +955,13 @@ pub async fn forward(
                     )
                 })?;
             if r.legal_basis == LegalBasis::Consent {
-                let facts: Vec<_> = consents::of_person(conn, r.person_id)
-                    .await?
-                    .iter()
-                    .map(|c| c.facts())
-                    .collect();
+                let facts: Vec<_> = access::consent_facts(conn, r.person_id).await?;
                 let who = Requester {
                     organization_id: target.id,
                     kind: target.kind,
                     region_code: target.region_code.clone(),
                 };
-                if coverage(&facts, &who, Some(Purpose::Referral), now)
-                    .categories
-                    .is_empty()
-                {
+                if !Target::Organization(target.id).covered(&facts, &who, now) {
                     return Err(Error::unprocessable(
                         "consent_required",
                         "no consent of the person names the member charity for referral",
