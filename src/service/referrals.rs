@@ -739,35 +739,46 @@ pub async fn cancel(
 
 /// Whether the caller sees an open referral only as an offer: a charity of the region that has
 /// not taken it learns neither the person nor the needs nor the note until it accepts.
-pub fn offer_only(caller: &Caller, r: &ReferralRow) -> bool {
+fn offer_only(caller: &Caller, r: &ReferralRow) -> bool {
     caller.has(Role::Charity)
         && !caller.has(Role::CivilAffairs)
         && r.target_organization_id != Some(caller.organization_id)
         && r.owner_organization_id != Some(caller.organization_id)
 }
 
-/// An open referral as an offer: no person, needs or note.
-pub fn as_offer(mut r: ReferralRow) -> ReferralRow {
-    r.person_id = Uuid::nil();
-    r.need_ids.clear();
-    r.note = None;
-    r.emergency_justification = None;
-    r
+/// A referral as the caller may see it: the whole case, or (an open referral not yet taken, to
+/// a charity of its region) an offer whose person, needs and note the view must leave out.
+#[derive(Debug)]
+pub enum Seen {
+    Case(ReferralRow),
+    Offer(ReferralRow),
+}
+
+impl Seen {
+    /// The stored referral (for its id and version; the view decides what it shows).
+    pub fn row(&self) -> &ReferralRow {
+        match self {
+            Seen::Case(r) | Seen::Offer(r) => r,
+        }
+    }
+}
+
+fn seen(caller: &Caller, r: ReferralRow) -> Seen {
+    if offer_only(caller, &r) {
+        Seen::Offer(r)
+    } else {
+        Seen::Case(r)
+    }
 }
 
 /// One referral: the referring bureau, the addressed or owning charity, auditors (recorded).
-pub async fn get(ctx: &Context, caller: &Caller, id: Uuid) -> Result<ReferralRow> {
+pub async fn get(ctx: &Context, caller: &Caller, id: Uuid) -> Result<Seen> {
     let mut conn = crate::db::connect(&ctx.pool).await?;
     let (r, s) = load(&mut conn, caller, id).await?;
     drop(conn);
     if s == Side::Taken {
         return Err(Error::not_found("referral"));
     }
-    let r = if offer_only(caller, &r) {
-        as_offer(r)
-    } else {
-        r
-    };
     audit::record_supervision_read(
         ctx,
         caller,
@@ -777,7 +788,7 @@ pub async fn get(ctx: &Context, caller: &Caller, id: Uuid) -> Result<ReferralRow
         json!({}),
     )
     .await?;
-    Ok(r)
+    Ok(seen(caller, r))
 }
 
 /// A referral's history, oldest first, for the same readers.
@@ -807,7 +818,7 @@ pub async fn list(
     caller: &Caller,
     sent: bool,
     mut filter: ReferralFilter,
-) -> Result<Vec<ReferralRow>> {
+) -> Result<Vec<Seen>> {
     let mut conn = crate::db::connect(&ctx.pool).await?;
     if sent {
         caller.require_any(&[Role::CivilAffairs])?;
@@ -818,16 +829,7 @@ pub async fn list(
         filter.received_by = Some((caller.organization_id, covering_prefixes(&who.region_code)));
     }
     let rows = referrals::list(&mut conn, &filter).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            if offer_only(caller, &r) {
-                as_offer(r)
-            } else {
-                r
-            }
-        })
-        .collect())
+    Ok(rows.into_iter().map(|r| seen(caller, r)).collect())
 }
 
 /// Whether the caller is one of the two parties of the case: the referring bureau, or the

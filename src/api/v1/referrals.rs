@@ -73,7 +73,7 @@ impl From<ReferralRow> for Referral {
     fn from(r: ReferralRow) -> Self {
         Self {
             id: r.id,
-            person_id: (!r.person_id.is_nil()).then_some(r.person_id),
+            person_id: Some(r.person_id),
             need_ids: r.need_ids,
             referring_organization_id: r.referring_organization_id,
             target_organization_id: r.target_organization_id,
@@ -95,6 +95,21 @@ impl From<ReferralRow> for Referral {
             forwarded_to_id: r.forwarded_to_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
+        }
+    }
+}
+
+impl From<referrals::Seen> for Referral {
+    fn from(s: referrals::Seen) -> Self {
+        match s {
+            referrals::Seen::Case(r) => r.into(),
+            // An offer: what the charity needs to decide whether to take it, not who.
+            referrals::Seen::Offer(r) => Self {
+                person_id: None,
+                need_ids: Vec::new(),
+                note: None,
+                ..r.into()
+            },
         }
     }
 }
@@ -261,7 +276,7 @@ async fn list_referrals(
     Ok(web::Json(Page::from_rows(
         rows,
         limit,
-        |r| r.id.to_string(),
+        |s| s.row().id.to_string(),
         Referral::from,
     )))
 }
@@ -282,11 +297,14 @@ async fn get_referral(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = referrals::get(&state.ctx, &caller, id.into_inner()).await?;
+    let seen = referrals::get(&state.ctx, &caller, id.into_inner()).await?;
+    let version = match &seen {
+        referrals::Seen::Case(r) | referrals::Seen::Offer(r) => r.version,
+    };
     Ok(versioned(
         HttpResponse::Ok(),
-        row.version,
-        &Referral::from(row),
+        version,
+        &Referral::from(seen),
     ))
 }
 
