@@ -4,6 +4,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use chrono::Duration;
+
+use crate::domain::referral::Deadlines;
+
 #[derive(Clone)]
 pub struct Config {
     /// `DATABASE_URL`; unset means the embedded private PostgreSQL cluster.
@@ -40,6 +44,9 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// When set, `/metrics` answers only with `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
+    /// Referral and lead deadlines (`AIDBRIDGE_RESPONSE_HOURS` "normal,urgent,emergency",
+    /// `AIDBRIDGE_FEEDBACK_DAYS`, `AIDBRIDGE_LEAD_ACK_HOURS`, `AIDBRIDGE_EMERGENCY_CONSENT_HOURS`).
+    pub deadlines: Deadlines,
     /// Seed demo organisations and users (always in embedded mode; `--demo` otherwise).
     pub demo: bool,
 }
@@ -120,6 +127,58 @@ pub fn cors_origins(raw: Option<&str>) -> Result<Vec<String>, ConfigError> {
     Ok(origins)
 }
 
+/// Positive whole hours from the environment.
+fn hours(name: &str, default: i64) -> Result<Duration, ConfigError> {
+    let h: i64 = parsed(name, default)?;
+    if !(1..=24 * 366).contains(&h) {
+        return Err(ConfigError(format!("{name}: between 1 and 8784 hours")));
+    }
+    Ok(Duration::hours(h))
+}
+
+fn deadlines() -> Result<Deadlines, ConfigError> {
+    let d = Deadlines::default();
+    let response = match var("AIDBRIDGE_RESPONSE_HOURS") {
+        None => [d.normal, d.urgent, d.emergency],
+        Some(v) => {
+            let parts: Vec<i64> = v
+                .split(',')
+                .map(|p| p.trim().parse::<i64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    ConfigError(format!("AIDBRIDGE_RESPONSE_HOURS: cannot parse {v:?}"))
+                })?;
+            match parts[..] {
+                [n, u, e] if n >= u && u >= e && e >= 1 && n <= 24 * 366 => {
+                    [Duration::hours(n), Duration::hours(u), Duration::hours(e)]
+                }
+                _ => {
+                    return Err(ConfigError(
+                        "AIDBRIDGE_RESPONSE_HOURS: three hours \"normal,urgent,emergency\", each at least 1 and no longer than the one before".into(),
+                    ))
+                }
+            }
+        }
+    };
+    let feedback_days: i64 = parsed("AIDBRIDGE_FEEDBACK_DAYS", d.feedback.num_days())?;
+    if !(1..=366).contains(&feedback_days) {
+        return Err(ConfigError(
+            "AIDBRIDGE_FEEDBACK_DAYS: between 1 and 366".into(),
+        ));
+    }
+    Ok(Deadlines {
+        normal: response[0],
+        urgent: response[1],
+        emergency: response[2],
+        feedback: Duration::days(feedback_days),
+        lead_acknowledge: hours("AIDBRIDGE_LEAD_ACK_HOURS", d.lead_acknowledge.num_hours())?,
+        emergency_consent: hours(
+            "AIDBRIDGE_EMERGENCY_CONSENT_HOURS",
+            d.emergency_consent.num_hours(),
+        )?,
+    })
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let cfg = Self {
@@ -151,6 +210,7 @@ impl Config {
             cors_origins: cors_origins(var("AIDBRIDGE_CORS_ORIGINS").as_deref())?,
             metrics_token: var("AIDBRIDGE_METRICS_TOKEN"),
             trusted_proxies: trusted_proxies(var("AIDBRIDGE_TRUSTED_PROXIES").as_deref())?,
+            deadlines: deadlines()?,
             demo: false,
         };
         if cfg.pool_size == 0 {
@@ -192,6 +252,7 @@ impl fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("metrics_token", &redact(&self.metrics_token))
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("deadlines", &self.deadlines)
             .field("demo", &self.demo)
             .finish()
     }

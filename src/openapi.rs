@@ -33,6 +33,9 @@ Money is integer fen; times are RFC 3339 UTC; ids are UUIDs.",
         (name = "auth", description = "Tokens and the current caller (认证)"),
         (name = "admin", description = "Organisations, users and API clients (组织与账号管理)"),
         (name = "people", description = "Person registry, consent, government aid and needs (困难群众、知情同意、政府救助、救助需求)"),
+        (name = "referrals", description = "Referrals from bureaus to charities (转介)"),
+        (name = "leads", description = "Leads: reverse referral and grassroots discovery (线索)"),
+        (name = "exchange", description = "The event feed for systems that keep in sync (信息交换)"),
         (name = "supervision", description = "Audit trail and oversight (监督管理)"),
     ),
     components(schemas(Problem, FieldError))
@@ -93,6 +96,11 @@ const VERSIONED: &[&str] = &[
     "start_referral",
     "complete_referral",
     "forward_referral",
+    "create_lead",
+    "get_lead",
+    "acknowledge_lead",
+    "assess_lead",
+    "close_lead",
 ];
 
 /// Changes that honour `If-Match` (optimistic concurrency).

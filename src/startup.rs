@@ -167,6 +167,7 @@ impl Application {
         if options.background_jobs {
             tokio::spawn(crate::service::ledger::run_sealer(state.ctx.clone()));
             tokio::spawn(crate::service::referrals::run_expiry(state.ctx.clone()));
+            tokio::spawn(crate::service::events::run_relay(state.ctx.clone()));
         }
         let keys = web::Data::new(keys);
         let server = HttpServer::new(move || {

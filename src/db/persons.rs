@@ -92,6 +92,17 @@ pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<PersonRow>> {
         .map_err(Into::into)
 }
 
+/// The person's region (where their bureau is).
+pub async fn region_of(conn: &mut Conn, id: Uuid) -> Result<Option<String>> {
+    persons::table
+        .find(id)
+        .select(persons::region_code)
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
 pub async fn find_by_id_hash(conn: &mut Conn, hash: &str) -> Result<Option<PersonRow>> {
     persons::table
         .filter(persons::id_number_hash.eq(hash))

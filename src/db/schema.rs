@@ -550,3 +550,51 @@ diesel::table! {
         removed_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    leads (id) {
+        id -> Uuid,
+        reporter_id -> Uuid,
+        reporter_organization_id -> Uuid,
+        region_code -> Text,
+        person_id -> Nullable<Uuid>,
+        reported_person_id -> Nullable<Uuid>,
+        name -> Nullable<Text>,
+        id_number_encrypted -> Nullable<Text>,
+        id_number_hash -> Nullable<Text>,
+        id_number_masked -> Nullable<Text>,
+        phone_encrypted -> Nullable<Text>,
+        phone_masked -> Nullable<Text>,
+        person_agreed -> Bool,
+        suspected_programmes -> Array<Text>,
+        need_categories -> Array<Text>,
+        description -> Nullable<Text>,
+        status -> Text,
+        acknowledge_due_at -> Timestamptz,
+        acknowledged_at -> Nullable<Timestamptz>,
+        assessing_at -> Nullable<Timestamptz>,
+        closed_at -> Nullable<Timestamptz>,
+        handled_by_organization_id -> Nullable<Uuid>,
+        outcome -> Nullable<Text>,
+        outcome_note -> Nullable<Text>,
+        duplicate_of_id -> Nullable<Uuid>,
+        government_aid_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> Uuid,
+        position -> Nullable<Int8>,
+        event_type -> Text,
+        entity_type -> Text,
+        entity_id -> Uuid,
+        region_code -> Nullable<Text>,
+        organization_ids -> Array<Uuid>,
+        payload -> Jsonb,
+        occurred_at -> Timestamptz,
+    }
+}

@@ -13,6 +13,7 @@ use crate::domain::aid::{
 };
 use crate::domain::consent::{ConsentMethod, DataCategory, GivenBy, Purpose};
 use crate::domain::disclosure::DisclosureKind;
+use crate::domain::lead::{LeadOutcome, LeadStatus};
 use crate::domain::need::{NeedCategory, NeedSource, NeedStatus, Urgency};
 use crate::domain::organization::{OrganizationKind, OrganizationStatus};
 use crate::domain::person::{Circumstance, Programme, Tier};
@@ -103,4 +104,6 @@ text_column!(
     ReferralStatus,
     LegalBasis,
     DeclineReason,
+    LeadStatus,
+    LeadOutcome,
 );

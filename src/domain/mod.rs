@@ -36,6 +36,7 @@ pub mod aid;
 pub mod consent;
 pub mod disclosure;
 pub mod free_text;
+pub mod lead;
 pub mod ledger;
 pub mod need;
 pub mod organization;

@@ -89,18 +89,51 @@ pub fn is_final(s: ReferralStatus) -> bool {
     matches!(s, Completed | Declined | Expired | Cancelled)
 }
 
-/// When the charity must have answered: 72 h, 24 h or 4 h (救急难) after the referral.
-pub fn response_due(urgency: Urgency, at: DateTime<Utc>) -> DateTime<Utc> {
-    at + match urgency {
-        Urgency::Normal => Duration::hours(72),
-        Urgency::Urgent => Duration::hours(24),
-        Urgency::Emergency => Duration::hours(4),
+/// The workflow's deadlines (configurable; defaults from the opinions' practice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// How long the charity has to answer a referral, by urgency.
+    pub normal: Duration,
+    pub urgent: Duration,
+    /// 救急难.
+    pub emergency: Duration,
+    /// How long after accepting the charity has to report back.
+    pub feedback: Duration,
+    /// How long the bureau has to acknowledge a lead.
+    pub lead_acknowledge: Duration,
+    /// How long a referral on the emergency basis may wait for the person's consent before it
+    /// is cancelled (`no_consent`).
+    pub emergency_consent: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Self {
+            normal: Duration::hours(72),
+            urgent: Duration::hours(24),
+            emergency: Duration::hours(4),
+            feedback: Duration::days(30),
+            lead_acknowledge: Duration::hours(72),
+            emergency_consent: Duration::hours(72),
+        }
     }
 }
 
-/// When the charity must report back after accepting.
-pub fn feedback_due(accepted_at: DateTime<Utc>) -> DateTime<Utc> {
-    accepted_at + Duration::days(30)
+impl Deadlines {
+    /// When the charity must have answered: by default 72 h, 24 h or 4 h (救急难) after the
+    /// referral.
+    pub fn response_due(&self, urgency: Urgency, at: DateTime<Utc>) -> DateTime<Utc> {
+        at + match urgency {
+            Urgency::Normal => self.normal,
+            Urgency::Urgent => self.urgent,
+            Urgency::Emergency => self.emergency,
+        }
+    }
+
+    /// When the charity must report back after accepting.
+    pub fn feedback_due(&self, accepted_at: DateTime<Utc>) -> DateTime<Utc> {
+        accepted_at + self.feedback
+    }
 }
 
 #[cfg(test)]
@@ -132,8 +165,13 @@ mod tests {
     #[test]
     fn deadlines_follow_urgency() {
         let t: DateTime<Utc> = "2026-06-01T00:00:00Z".parse().expect("a time");
-        assert_eq!(response_due(Urgency::Emergency, t), t + Duration::hours(4));
-        assert_eq!(response_due(Urgency::Urgent, t), t + Duration::hours(24));
-        assert_eq!(response_due(Urgency::Normal, t), t + Duration::hours(72));
+        let d = Deadlines::default();
+        assert_eq!(
+            d.response_due(Urgency::Emergency, t),
+            t + Duration::hours(4)
+        );
+        assert_eq!(d.response_due(Urgency::Urgent, t), t + Duration::hours(24));
+        assert_eq!(d.response_due(Urgency::Normal, t), t + Duration::hours(72));
+        assert_eq!(d.feedback_due(t), t + Duration::days(30));
     }
 }

@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::events::{self, Event};
 use super::{access, audit, funds, transaction, Context, Error, Result};
 use crate::auth::Caller;
 use crate::db::aid::{self, AidFilter, AidRecordRow, FlagRow};
@@ -222,6 +223,15 @@ pub async fn record_in(
     aid::insert(conn, &record).await?;
     let flags = duplicate_flags(conn, &record, &person.region_code, now).await?;
     aid::insert_flags(conn, &flags).await?;
+    let e = Event::new("aid_record.created", "aid_record", record.id)
+        .region(&person.region_code)
+        .organizations([Some(record.organization_id)])
+        .payload(
+            json!({"person_id": record.person_id, "project_id": record.project_id,
+                        "referral_id": record.referral_id, "category": record.category,
+                        "form": record.form, "feedback_report_id": report}),
+        );
+    events::emit(conn, e, now).await?;
     Ok(Recorded { record, flags })
 }
 

@@ -106,12 +106,34 @@ pub async fn guard(ctx: &Context, caller: &Caller, person_id: Uuid, action: &str
     if caller.kind != PrincipalKind::User {
         return Ok(());
     }
+    let hash = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        persons::find(&mut conn, person_id)
+            .await?
+            .map(|p| p.id_number_hash)
+    };
+    match hash {
+        Some(h) => guard_hash(ctx, caller, &h, "person", person_id, action).await,
+        None => Ok(()),
+    }
+}
+
+/// As [`guard`], for someone known by the keyed hash of their ID number (a lead's person not yet
+/// registered); the refusal is recorded against `entity`.
+pub async fn guard_hash(
+    ctx: &Context,
+    caller: &Caller,
+    id_hash: &str,
+    entity_type: &'static str,
+    entity_id: Uuid,
+    action: &str,
+) -> Result<()> {
+    if caller.kind != PrincipalKind::User {
+        return Ok(());
+    }
     let related = {
         let mut conn = crate::db::connect(&ctx.pool).await?;
-        match persons::find(&mut conn, person_id).await? {
-            Some(p) => relations::is_relative(&mut conn, caller.id, &p.id_number_hash).await?,
-            None => false,
-        }
+        relations::is_relative(&mut conn, caller.id, id_hash).await?
     };
     if !related {
         return Ok(());
@@ -120,8 +142,8 @@ pub async fn guard(ctx: &Context, caller: &Caller, person_id: Uuid, action: &str
         ctx,
         caller,
         "conflict_of_interest.refused",
-        "person",
-        person_id,
+        entity_type,
+        entity_id,
     )
     .details(json!({"action": action}));
     audit::record(ctx, ev).await?;

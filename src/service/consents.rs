@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::events::{self, Event};
 use super::{access, audit, transaction, Context, Error, Result};
 use crate::auth::Caller;
 use crate::db::consents::{self, ConsentRow, NewConsent};
@@ -134,12 +135,18 @@ pub async fn record(
     }
     let ev = audit::by(ctx, caller, "consent.create", "consent", new.id);
     let caller = caller.clone();
+    let now = ctx.clock.now();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             // Checked again in the transaction: the person's region may have changed meanwhile.
             let person = load_person(conn, person_id).await?;
             access::change_person(&caller, &person)?;
             let row = consents::insert(conn, &new).await?;
+            let e = Event::new("consent.given", "consent", row.id)
+                .region(&person.region_code)
+                .organizations([row.recipient_organization_id])
+                .payload(json!({"person_id": person_id, "purposes": row.purposes}));
+            events::emit(conn, e, now).await?;
             audit::append(
                 conn,
                 ev.details(json!({
@@ -228,6 +235,11 @@ pub async fn withdraw(
             let referrals_cancelled =
                 super::referrals::cancel_uncovered(conn, &ctx2, &caller, row.person_id, now)
                     .await?;
+            let e = Event::new("consent.withdrawn", "consent", row.id)
+                .region(&person.region_code)
+                .organizations([row.recipient_organization_id])
+                .payload(json!({"person_id": row.person_id}));
+            events::emit(conn, e, now).await?;
             audit::append(
                 conn,
                 ev.details(

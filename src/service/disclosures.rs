@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::events::{self, Event};
 use super::{access, audit, transaction, Context, Error, Result};
 use crate::auth::Caller;
 use crate::db::disclosures::{self, DisclosureRow, ProjectDuty};
@@ -153,6 +154,10 @@ pub async fn publish(
                 published_by: caller.id,
             };
             disclosures::insert(conn, &row).await?;
+            let e = Event::new("disclosure.published", "disclosure", row.id).payload(json!({
+                "kind": row.kind, "project_id": row.project_id, "fund_id": row.fund_id,
+                "corrects_id": row.corrects_id}));
+            events::emit_for_organization(conn, e, row.organization_id, now).await?;
             audit::append(
                 conn,
                 ev.details(

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::events::{self, Event};
 use super::{audit, transaction, Context, Error, Result};
 use crate::auth::Caller;
 use crate::db::funds::{self, EntryRow, FundRow, NewEntry, NewFund};
@@ -63,6 +64,8 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewFundInput) -> Resu
                 }
                 other => other.into(),
             })?;
+            let e = Event::new("fund.created", "fund", row.id);
+            events::emit_for_organization(conn, e, row.organization_id, now).await?;
             audit::append(conn, ev.details(json!({"name": row.name}))).await?;
             Ok(row)
         })
@@ -254,6 +257,9 @@ pub async fn record_entry(
         Box::pin(async move {
             let entry = append_entry(conn, &caller, fund_id, input, now).await?;
             let balance = load(conn, fund_id).await?.balance_fen;
+            let e = Event::new("fund.entry_recorded", "fund", fund_id)
+                .payload(json!({"entry_id": entry.id, "kind": entry.kind}));
+            events::emit_for_organization(conn, e, caller.organization_id, now).await?;
             audit::append(
                 conn,
                 ev.details(

@@ -4,6 +4,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
+use super::events::{self, Event};
 use super::{access, audit, lost_update, transaction, Context, Error, IfMatch, Result};
 use crate::auth::Caller;
 use crate::db::needs::{self, NeedFilter, NeedRow, NewNeed};
@@ -28,6 +29,7 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewNeedInput) -> Resu
     let id = Uuid::now_v7();
     let ev = audit::by(ctx, caller, "need.create", "need", id);
     let caller = caller.clone();
+    let now = ctx.clock.now();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let person = persons::find(conn, input.person_id)
@@ -54,6 +56,10 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewNeedInput) -> Resu
                 ev.details(json!({"person_id": row.person_id, "category": row.category, "urgency": row.urgency})),
             )
             .await?;
+            let e = Event::new("need.created", "need", row.id)
+                .region(&row.region_code)
+                .payload(json!({"person_id": row.person_id, "category": row.category, "urgency": row.urgency}));
+            events::emit(conn, e, now).await?;
             Ok(row)
         })
     })
@@ -136,6 +142,10 @@ pub async fn change_status(
                 ev.details(json!({"from": from.as_str(), "to": to.as_str()})),
             )
             .await?;
+            let e = Event::new(format!("need.{to}"), "need", row.id)
+                .region(&row.region_code)
+                .payload(json!({"person_id": row.person_id, "from": from, "status": to}));
+            events::emit(conn, e, now).await?;
             Ok(row)
         })
     })

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::access::{self, PersonAccess};
+use super::events::{self, Event};
 use super::{audit, lost_update, transaction, Context, Error, IfMatch, Result};
 use crate::auth::Caller;
 use crate::db::needs;
@@ -108,27 +109,15 @@ pub fn decrypt(ctx: &Context, field: Field, stored: &str) -> Result<String> {
     ctx.keys.decrypt(field, stored).map_err(Error::internal)
 }
 
-/// Registers a person (登记). Civil-affairs staff, within their region. An ID number already
-/// registered is a conflict that names the existing person only when the caller may see them.
-pub async fn register(ctx: &Context, caller: &Caller, reg: NewRegistration) -> Result<PersonRow> {
-    access::place_in_region(caller, &reg.region_code)?;
-    let hash = ctx.keys.blind_index(reg.id.expose());
-    let existing = {
-        let mut conn = crate::db::connect(&ctx.pool).await?;
-        match persons::find_by_id_hash(&mut conn, &hash).await? {
-            Some(p) => Some((p, "id_number")),
-            None => match &reg.external_id {
-                Some(e) => persons::find_by_external_id(&mut conn, e)
-                    .await?
-                    .map(|p| (p, "external_id")),
-                None => None,
-            },
-        }
-    };
-    if let Some((existing, by)) = existing {
-        return Err(already_there(ctx, caller, &existing, by).await?);
-    }
-    let new = NewPerson {
+/// The row for a registration whose number is not yet registered (identifiers encrypted, the
+/// lookup hash `hash` already computed).
+pub fn new_person(
+    ctx: &Context,
+    caller: &Caller,
+    reg: NewRegistration,
+    hash: String,
+) -> Result<NewPerson> {
+    Ok(NewPerson {
         id: Uuid::now_v7(),
         name: reg.name.trim().to_owned(),
         id_number_encrypted: encrypt(ctx, Field::IdNumber, reg.id.expose())?,
@@ -162,11 +151,37 @@ pub async fn register(ctx: &Context, caller: &Caller, reg: NewRegistration) -> R
         special_circumstances: sorted_unique(&reg.special_circumstances),
         external_id: reg.external_id,
         registered_by_organization_id: caller.organization_id,
+    })
+}
+
+/// Registers a person (登记). Civil-affairs staff, within their region. An ID number already
+/// registered is a conflict that names the existing person only when the caller may see them.
+pub async fn register(ctx: &Context, caller: &Caller, reg: NewRegistration) -> Result<PersonRow> {
+    access::place_in_region(caller, &reg.region_code)?;
+    let hash = ctx.keys.blind_index(reg.id.expose());
+    let existing = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        match persons::find_by_id_hash(&mut conn, &hash).await? {
+            Some(p) => Some((p, "id_number")),
+            None => match &reg.external_id {
+                Some(e) => persons::find_by_external_id(&mut conn, e)
+                    .await?
+                    .map(|p| (p, "external_id")),
+                None => None,
+            },
+        }
     };
+    if let Some((existing, by)) = existing {
+        return Err(already_there(ctx, caller, &existing, by).await?);
+    }
+    let new = new_person(ctx, caller, reg, hash)?;
     let ev = audit::by(ctx, caller, "person.create", "person", new.id);
+    let now = ctx.clock.now();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let row = persons::insert(conn, &new).await?;
+            let e = Event::new("person.created", "person", row.id).region(&row.region_code);
+            events::emit(conn, e, now).await?;
             audit::append(
                 conn,
                 ev.details(json!({"region_code": row.region_code, "tier": row.tier})),
@@ -414,6 +429,7 @@ pub async fn update(
         .details(json!({"fields": update.fields}));
     let changes = changes_of(ctx, update)?;
     let caller = caller.clone();
+    let now = ctx.clock.now();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let person = load(conn, id).await?;
@@ -428,6 +444,10 @@ pub async fn update(
                 // The needs move with the person: the new region's staff take them over.
                 needs::follow_person(conn, id, &row.region_code).await?;
             }
+            let e = Event::new("person.updated", "person", row.id)
+                .region(&row.region_code)
+                .payload(json!({"version": row.version}));
+            events::emit(conn, e, now).await?;
             audit::append(conn, ev).await?;
             Ok(row)
         })
@@ -474,11 +494,16 @@ pub async fn record_government_aid(
         new.id,
     );
     let caller = caller.clone();
+    let now = ctx.clock.now();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let person = load(conn, person_id).await?;
             access::change_person(&caller, &person)?;
             let row = persons::insert_government_aid(conn, &new).await?;
+            let e = Event::new("government_aid.recorded", "government_aid", row.id)
+                .region(&person.region_code)
+                .payload(json!({"person_id": person_id, "programme": row.programme}));
+            events::emit(conn, e, now).await?;
             audit::append(
                 conn,
                 ev.details(json!({"person_id": person_id, "programme": row.programme, "amount_fen": row.amount_fen})),

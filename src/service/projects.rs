@@ -5,6 +5,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
+use super::events::{self, Event};
 use super::{audit, lost_update, transaction, Context, Error, IfMatch, Result};
 use crate::auth::Caller;
 use crate::db::organizations;
@@ -13,6 +14,18 @@ use crate::db::Conn;
 use crate::domain::project::{can_transition, ProjectScope, ProjectStatus};
 use crate::domain::role::Role;
 use crate::domain::time::local_date;
+
+/// Writes the project's event: seen by its charity and the bureaus of the charity's region.
+async fn announce(
+    conn: &mut Conn,
+    p: &ProjectRow,
+    change: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let e = Event::new(format!("project.{change}"), "project", p.id)
+        .payload(json!({"status": p.status, "version": p.version, "places_left": p.places_left}));
+    events::emit_for_organization(conn, e, p.organization_id, now).await
+}
 
 /// The rules between fields (each field's own form is checked where it is read).
 pub fn check_fields(f: &ProjectFields) -> Result<()> {
@@ -106,6 +119,7 @@ pub async fn create(ctx: &Context, caller: &Caller, fields: ProjectFields) -> Re
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let row = projects::insert(conn, id, org, &fields, now).await?;
+            announce(conn, &row, "created", now).await?;
             audit::append(conn, ev.details(json!({"name": row.name}))).await?;
             Ok(row)
         })
@@ -264,6 +278,7 @@ pub async fn update(
             if row.status == ProjectStatus::Published {
                 keep_version(conn, &caller, &row, reason).await?;
             }
+            announce(conn, &row, "updated", now).await?;
             audit::append(conn, ev.details(json!({"version": row.version}))).await?;
             Ok(row)
         })
@@ -330,6 +345,7 @@ pub async fn change_status(
             if row.published_at.is_some() {
                 keep_version(conn, &caller, &row, None).await?;
             }
+            announce(conn, &row, to.as_str(), now).await?;
             audit::append(
                 conn,
                 ev.details(json!({"from": p.status.as_str(), "to": to.as_str()})),

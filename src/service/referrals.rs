@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::events::{self, Event};
 use super::{access, audit, transaction, Context, Error, FieldError, Result};
 use crate::auth::Caller;
 use crate::db::referrals::{self, HistoryRow, ReferralFilter, ReferralRow, Transition};
@@ -17,8 +18,7 @@ use crate::domain::need::{NeedStatus, Urgency};
 use crate::domain::organization::{OrganizationKind, OrganizationStatus};
 use crate::domain::project::{covering_prefixes, ProjectStatus};
 use crate::domain::referral::{
-    can_transition, feedback_due, is_final, response_due, DeclineReason, LegalBasis, Outcome,
-    ReferralStatus,
+    can_transition, is_final, DeclineReason, LegalBasis, Outcome, ReferralStatus,
 };
 use crate::domain::role::Role;
 
@@ -103,6 +103,32 @@ fn history(
     }
 }
 
+/// Writes the referral's event: seen by the bureaus of the person's region and by the
+/// organisations on the case (an open referral's region charities learn of it from the list).
+async fn announce(
+    conn: &mut Conn,
+    r: &ReferralRow,
+    change: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut ev = Event::new(format!("referral.{change}"), "referral", r.id)
+        .organizations([
+            Some(r.referring_organization_id),
+            r.target_organization_id,
+            r.owner_organization_id,
+        ])
+        .payload(json!({
+            "status": r.status, "urgency": r.urgency, "project_id": r.project_id,
+            "previous_referral_id": r.previous_referral_id,
+            "forwarded_from_id": r.forwarded_from_id, "forwarded_to_id": r.forwarded_to_id,
+            "outcome": r.outcome, "decline_reason": r.decline_reason, "version": r.version,
+        }));
+    if let Some(region) = persons::region_of(conn, r.person_id).await? {
+        ev = ev.region(&region);
+    }
+    events::emit(conn, ev, now).await
+}
+
 /// Moves the referral's needs from `from` to `to` (those still in `from`).
 async fn move_needs(
     conn: &mut Conn,
@@ -135,6 +161,7 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
     let now = ctx.clock.now();
     let id = Uuid::now_v7();
     let ev = audit::by(ctx, caller, "referral.create", "referral", id);
+    let deadlines = ctx.config.deadlines;
     let caller = caller.clone();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
@@ -247,7 +274,7 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
                     .emergency_justification
                     .filter(|_| legal_basis == LegalBasis::Emergency),
                 status: ReferralStatus::Pending,
-                response_due_at: response_due(input.urgency, now),
+                response_due_at: deadlines.response_due(input.urgency, now),
                 feedback_due_at: None,
                 decline_reason: None,
                 outcome: None,
@@ -262,6 +289,7 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
             };
             referrals::insert(conn, &row).await?;
             referrals::add_history(conn, &history(&row, None, &caller, None, now)).await?;
+            announce(conn, &row, "created", now).await?;
             audit::append(
                 conn,
                 ev.details(json!({"person_id": row.person_id, "target_organization_id": row.target_organization_id,
@@ -354,6 +382,7 @@ async fn apply(
     }
     let now = ctx.clock.now();
     let ev = audit::by(ctx, caller, &format!("referral.{to}"), "referral", id).reason(note.clone());
+    let deadlines = ctx.config.deadlines;
     let caller = caller.clone();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
@@ -406,7 +435,7 @@ async fn apply(
             }
             if to == ReferralStatus::Accepted {
                 t.owner_organization_id = Some(caller.organization_id);
-                t.feedback_due_at = Some(feedback_due(now));
+                t.feedback_due_at = Some(deadlines.feedback_due(now));
                 if let Some(pid) = r.project_id {
                     // A place of the project for this person, once (aid later takes no other).
                     let first = projects::add_beneficiary_value(
@@ -469,6 +498,7 @@ async fn apply(
             }
             referrals::add_history(conn, &history(&row, Some(r.status), &caller, note, now))
                 .await?;
+            announce(conn, &row, to.as_str(), now).await?;
             audit::append(
                 conn,
                 ev.details(json!({"from": r.status.as_str(), "to": to.as_str()})),
@@ -616,6 +646,7 @@ pub async fn expire_overdue(ctx: &Context) -> Result<usize> {
                     ev.details(json!({"response_due_at": r.response_due_at})),
                 )
                 .await?;
+                announce(conn, &row, "expired", now).await?;
             }
             Ok(due.len())
         })
@@ -689,6 +720,7 @@ pub async fn cancel_uncovered(
             ),
         )
         .await?;
+        announce(conn, &row, "cancelled", now).await?;
         let ev = audit::by(ctx, caller, "referral.cancelled", "referral", row.id)
             .reason(Some("consent_withdrawn".into()));
         audit::append(
@@ -1031,6 +1063,8 @@ pub async fn forward(
                 ev.details(json!({"forwarded_to": new_id, "member": target.id})),
             )
             .await?;
+            announce(conn, &original, "forwarded", now).await?;
+            announce(conn, &forwarded, "created", now).await?;
             Ok(forwarded)
         })
     })

@@ -31,6 +31,8 @@ struct Fixtures {
     care: String,
     /// An open need for the referral example (the need example closes the other).
     open_need: String,
+    /// A submitted lead from the grid worker.
+    lead: String,
 }
 
 async fn fixtures(app: &TestApp) -> Fixtures {
@@ -235,7 +237,19 @@ async fn fixtures(app: &TestApp) -> Fixtures {
             .await;
         assert_eq!(res.status(), 200, "{step}");
     }
+    let grid = app.token("grid.worker").await;
+    let lead: Value = app
+        .post(
+            "/api/v1/leads",
+            Some(&grid),
+            &json!({"person": {"name": "李四"}, "region_code": "230102001", "person_agreed": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     Fixtures {
+        lead: lead["id"].as_str().unwrap().to_owned(),
         to_federation,
         referrals: [
             referrals[0].clone(),
@@ -279,6 +293,7 @@ fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
         _ if path.ends_with("/forward") => f.to_federation.clone(),
         _ if path.ends_with("/cancel") => f.referrals[2].clone(),
         _ if path.starts_with("/api/v1/referrals/") => f.referrals[0].clone(),
+        _ if path.starts_with("/api/v1/leads/") => f.lead.clone(),
         _ if path.ends_with("/end") && path.starts_with("/api/v1/pairings/") => {
             f.pairing_to_end.clone()
         }
@@ -476,6 +491,7 @@ fn example_caller(path: &str) -> &'static str {
         || path.starts_with("/api/v1/aid-records")
         || path.starts_with("/api/v1/disclosures")
         || path.starts_with("/api/v1/feedback-reports")
+        || path == "/api/v1/leads"
     {
         "charity.edu"
     } else {

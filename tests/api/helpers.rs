@@ -219,6 +219,7 @@ pub fn test_config(db_url: &str) -> Config {
         cors_origins: Vec::new(),
         metrics_token: None,
         trusted_proxies: Vec::new(),
+        deadlines: Default::default(),
         demo: false,
     }
 }

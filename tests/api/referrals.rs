@@ -9,7 +9,7 @@ use crate::helpers::{
 use crate::projects::{project_body, published_project};
 
 /// A Daoli person with an open medical need; returns (person id, need id).
-async fn person_with_need(app: &TestApp, first17: &str) -> (String, String) {
+pub async fn person_with_need(app: &TestApp, first17: &str) -> (String, String) {
     let daoli = app.token("daoli.ca").await;
     let p = app
         .register_person(&daoli, &person_body(&resident_id(first17), "230102001"))
@@ -28,7 +28,7 @@ async fn person_with_need(app: &TestApp, first17: &str) -> (String, String) {
     (id, need["id"].as_str().unwrap().to_owned())
 }
 
-async fn consent_for(app: &TestApp, person: &str, org: &str, purposes: Value) {
+pub async fn consent_for(app: &TestApp, person: &str, org: &str, purposes: Value) {
     let daoli = app.token("daoli.ca").await;
     let mut c = consent_to(org, &["identity"]);
     c["purposes"] = purposes;

@@ -5,8 +5,10 @@ pub mod audit;
 pub mod auth;
 pub mod consents;
 pub mod disclosures;
+pub mod events;
 pub mod feedback_reports;
 pub mod funds;
+pub mod leads;
 pub mod needs;
 pub mod organizations;
 pub mod pairings;
@@ -47,6 +49,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     stats::configure(cfg);
     pairings::configure(cfg);
     referrals::configure(cfg);
+    events::configure(cfg);
+    leads::configure(cfg);
     relations::configure(cfg);
     audit::configure(cfg);
 }

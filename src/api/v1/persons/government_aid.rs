@@ -78,6 +78,48 @@ pub struct CreateGovernmentAid {
     pub certifying_region: String,
 }
 
+/// The aid's fields checked (errors named under `prefix`), or `None` with the errors pushed.
+pub(crate) fn check_aid(
+    body: CreateGovernmentAid,
+    prefix: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<NewAid> {
+    check_year(
+        &format!("{prefix}period_start"),
+        Some(body.period_start),
+        errors,
+    );
+    check_year(
+        &format!("{prefix}period_end"),
+        Some(body.period_end),
+        errors,
+    );
+    if body.period_end < body.period_start {
+        errors.push(FieldError::new(
+            format!("{prefix}period_end"),
+            "before_start",
+            "period_end is before period_start",
+        ));
+    }
+    let region = RegionCode::parse(&body.certifying_region)
+        .map_err(|e| {
+            errors.push(FieldError::new(
+                format!("{prefix}certifying_region"),
+                "invalid_region_code",
+                e.to_string(),
+            ))
+        })
+        .ok()?;
+    Some(NewAid {
+        programme: body.programme,
+        amount_fen: body.amount_fen,
+        period_start: body.period_start,
+        period_end: body.period_end,
+        source_system: body.source_system,
+        certifying_region: region.into_string(),
+    })
+}
+
 /// Record government aid a person received (录入政府救助). Civil-affairs staff of the person's region.
 #[utoipa::path(
     tag = "people",
@@ -99,34 +141,9 @@ pub(super) async fn create_government_aid(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::CivilAffairs])?;
     let (body, mut errors) = body.parse::<CreateGovernmentAid>()?;
-    check_year("period_start", Some(body.period_start), &mut errors);
-    check_year("period_end", Some(body.period_end), &mut errors);
-    if body.period_end < body.period_start {
-        errors.push(FieldError::new(
-            "period_end",
-            "before_start",
-            "period_end is before period_start",
-        ));
-    }
-    let region = RegionCode::parse(&body.certifying_region)
-        .map_err(|e| {
-            errors.push(FieldError::new(
-                "certifying_region",
-                "invalid_region_code",
-                e.to_string(),
-            ))
-        })
-        .ok();
-    let Some(region) = region.filter(|_| errors.is_empty()) else {
+    let aid = check_aid(body, "", &mut errors);
+    let Some(aid) = aid.filter(|_| errors.is_empty()) else {
         return Err(ApiError::validation(errors));
-    };
-    let aid = NewAid {
-        programme: body.programme,
-        amount_fen: body.amount_fen,
-        period_start: body.period_start,
-        period_end: body.period_end,
-        source_system: body.source_system,
-        certifying_region: region.into_string(),
     };
     let row = persons::record_government_aid(&state.ctx, &caller, id.into_inner(), aid).await?;
     Ok(HttpResponse::Created()

@@ -1,7 +1,7 @@
 //! The person registry (困难群众) over HTTP: registration, reads, changes and government aid.
 //! The views here decide what a caller sees of a person; the service decides whether it may.
 
-mod government_aid;
+pub(crate) mod government_aid;
 mod read;
 mod register;
 mod reveal;

@@ -1,0 +1,3 @@
+DROP TABLE outbox_events;
+DROP FUNCTION outbox_events_position_once();
+DROP TABLE leads;
