@@ -52,6 +52,10 @@ CREATE INDEX leads_government_aid_idx ON leads (government_aid_id) WHERE governm
 CREATE INDEX leads_unacknowledged_idx ON leads (acknowledge_due_at) WHERE status = 'submitted';
 CREATE INDEX leads_id_hash_idx ON leads (id_number_hash) WHERE id_number_hash IS NOT NULL;
 
+-- The sweep for emergency referrals still without consent.
+CREATE INDEX referrals_emergency_open_idx ON referrals (created_at)
+    WHERE legal_basis = 'emergency' AND status IN ('pending', 'accepted', 'in_progress');
+
 -- The outbox (DESIGN §3 Events): every state change writes one row in its own transaction. A
 -- row becomes part of the feed when the relay gives it a `position`: the relay runs one at a time
 -- (an advisory lock) and numbers only rows it can see, i.e. of committed transactions, so

@@ -198,6 +198,55 @@ pub async fn lock_overdue(
         .map_err(Into::into)
 }
 
+/// Open referrals on the emergency basis made before `cutoff`, locked for this transaction
+/// (rows another sweeper holds are skipped).
+pub async fn lock_emergency_before(
+    conn: &mut Conn,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ReferralRow>> {
+    referrals::table
+        .filter(referrals::legal_basis.eq(LegalBasis::Emergency))
+        .filter(referrals::status.eq_any([
+            ReferralStatus::Pending,
+            ReferralStatus::Accepted,
+            ReferralStatus::InProgress,
+        ]))
+        .filter(referrals::created_at.le(cutoff))
+        .select(ReferralRow::as_select())
+        .order(referrals::created_at.asc())
+        .limit(limit)
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+/// The person's consent now covers the referral: it rests on consent from here on.
+pub async fn adopt_consent(
+    conn: &mut Conn,
+    r: &ReferralRow,
+    now: DateTime<Utc>,
+) -> Result<Option<ReferralRow>> {
+    diesel::update(
+        referrals::table
+            .find(r.id)
+            .filter(referrals::version.eq(r.version))
+            .filter(referrals::legal_basis.eq(LegalBasis::Emergency)),
+    )
+    .set((
+        referrals::legal_basis.eq(LegalBasis::Consent),
+        referrals::updated_at.eq(now),
+        referrals::version.eq(referrals::version + 1),
+    ))
+    .returning(ReferralRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(Into::into)
+}
+
 /// A person's referrals that have not ended, locked for the transaction.
 pub async fn open_of_person(conn: &mut Conn, person_id: Uuid) -> Result<Vec<ReferralRow>> {
     referrals::table
@@ -209,6 +258,30 @@ pub async fn open_of_person(conn: &mut Conn, person_id: Uuid) -> Result<Vec<Refe
         ]))
         .select(ReferralRow::as_select())
         .for_update()
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+/// The legal bases of the person's open referrals addressed to or owned by `org`.
+pub async fn open_bases_for(
+    conn: &mut Conn,
+    person_id: Uuid,
+    org: Uuid,
+) -> Result<Vec<LegalBasis>> {
+    referrals::table
+        .filter(referrals::person_id.eq(person_id))
+        .filter(
+            referrals::target_organization_id
+                .eq(org)
+                .or(referrals::owner_organization_id.eq(org)),
+        )
+        .filter(referrals::status.eq_any([
+            ReferralStatus::Pending,
+            ReferralStatus::Accepted,
+            ReferralStatus::InProgress,
+        ]))
+        .select(referrals::legal_basis)
         .load(conn)
         .await
         .map_err(Into::into)

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::consent::{Coverage, DataCategory};
 use super::need::Urgency;
 
 text_enum! {
@@ -89,6 +90,25 @@ pub fn is_final(s: ReferralStatus) -> bool {
     matches!(s, Completed | Declined | Expired | Cancelled)
 }
 
+/// What a charity reading for purpose `referral` sees, given its consent coverage and the legal
+/// bases of the person's open referrals addressed to it or owned by it: without an open
+/// referral only the masked summary; under a consent what the consent names; on the emergency
+/// basis alone (PIPL art. 13(4)) the least it needs to reach the person — identity and contact.
+pub fn coverage_under_referral(cov: Coverage, open: &[LegalBasis]) -> Coverage {
+    if open.is_empty() {
+        return Coverage {
+            categories: Default::default(),
+            summary_only: cov.sees_anything(),
+        };
+    }
+    let mut cov = cov;
+    if open.contains(&LegalBasis::Emergency) && !open.contains(&LegalBasis::Consent) {
+        cov.categories.insert(DataCategory::Identity);
+        cov.categories.insert(DataCategory::Contact);
+    }
+    cov
+}
+
 /// The workflow's deadlines (configurable; defaults from the opinions' practice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadlines {
@@ -160,6 +180,31 @@ mod tests {
             assert_eq!(can_transition(from, to), ok, "{from} → {to}");
         }
         assert!(is_final(Declined) && !is_final(InProgress));
+    }
+
+    #[test]
+    fn a_referral_read_needs_an_open_referral() {
+        let named = Coverage {
+            categories: [DataCategory::Identity, DataCategory::Health].into(),
+            summary_only: false,
+        };
+        let ended = coverage_under_referral(named.clone(), &[]);
+        assert!(ended.categories.is_empty() && ended.summary_only);
+        assert!(!coverage_under_referral(Coverage::default(), &[]).sees_anything());
+        assert_eq!(
+            coverage_under_referral(named.clone(), &[LegalBasis::Consent]),
+            named
+        );
+        let emergency = coverage_under_referral(Coverage::default(), &[LegalBasis::Emergency]);
+        assert_eq!(
+            emergency.categories,
+            [DataCategory::Identity, DataCategory::Contact].into()
+        );
+        // A consent in force decides when there is one.
+        assert_eq!(
+            coverage_under_referral(named.clone(), &[LegalBasis::Emergency, LegalBasis::Consent]),
+            named
+        );
     }
 
     #[test]

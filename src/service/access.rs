@@ -92,7 +92,13 @@ pub async fn to_person(
         };
         let who = requester(conn, caller).await?;
         let facts: Vec<_> = consent_facts(conn, person.id).await?;
-        let cov = coverage(&facts, &who, Some(purpose), now);
+        let mut cov = coverage(&facts, &who, Some(purpose), now);
+        if purpose == Purpose::Referral {
+            // Bound to the case: only while a referral to this charity is open.
+            let open =
+                crate::db::referrals::open_bases_for(conn, person.id, who.organization_id).await?;
+            cov = crate::domain::referral::coverage_under_referral(cov, &open);
+        }
         if cov.sees_anything() {
             return Ok(PersonAccess::Recipient(cov));
         }

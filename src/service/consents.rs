@@ -142,6 +142,7 @@ pub async fn record(
             let person = load_person(conn, person_id).await?;
             access::change_person(&caller, &person)?;
             let row = consents::insert(conn, &new).await?;
+            super::referrals::adopt_consents(conn, &caller, person_id, now).await?;
             let e = Event::new("consent.given", "consent", row.id)
                 .region(&person.region_code)
                 .organizations([row.recipient_organization_id])

@@ -670,24 +670,7 @@ pub async fn cancel_uncovered(
         if r.legal_basis != LegalBasis::Consent {
             continue;
         }
-        let target = match (
-            r.owner_organization_id.or(r.target_organization_id),
-            &r.target_region_code,
-        ) {
-            (Some(o), _) => Target::Organization(o),
-            (None, Some(region)) => Target::Region(region.clone()),
-            (None, None) => continue,
-        };
-        let who = match consent_requester(conn, &target).await {
-            Ok(w) => w,
-            // A recipient no longer active is covered by nothing.
-            Err(_) => Requester {
-                organization_id: Uuid::nil(),
-                kind: OrganizationKind::Other,
-                region_code: String::new(),
-            },
-        };
-        if target.covered(&facts, &who, now) {
+        if covered_now(conn, &r, &facts, now).await? {
             continue;
         }
         let t = Transition {
@@ -733,6 +716,148 @@ pub async fn cancel_uncovered(
     Ok(cancelled)
 }
 
+/// Whether the person's consents (`facts`) now cover the referral's recipient for `referral`.
+async fn covered_now(
+    conn: &mut Conn,
+    r: &ReferralRow,
+    facts: &[ConsentFacts],
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let target = match (
+        r.owner_organization_id.or(r.target_organization_id),
+        &r.target_region_code,
+    ) {
+        (Some(o), _) => Target::Organization(o),
+        (None, Some(region)) => Target::Region(region.clone()),
+        (None, None) => return Ok(false),
+    };
+    let who = match consent_requester(conn, &target).await {
+        Ok(w) => w,
+        // A recipient no longer active is covered by nothing.
+        Err(_) => Requester {
+            organization_id: Uuid::nil(),
+            kind: OrganizationKind::Other,
+            region_code: String::new(),
+        },
+    };
+    Ok(target.covered(facts, &who, now))
+}
+
+/// After a consent is recorded (in that transaction): the person's open referrals made on the
+/// emergency basis that the consents now cover rest on consent from here on (and leave the
+/// supervision list).
+pub async fn adopt_consents(
+    conn: &mut Conn,
+    caller: &Caller,
+    person_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    let facts: Vec<_> = access::consent_facts(conn, person_id).await?;
+    let mut adopted = Vec::new();
+    for r in referrals::open_of_person(conn, person_id).await? {
+        if r.legal_basis != LegalBasis::Emergency || !covered_now(conn, &r, &facts, now).await? {
+            continue;
+        }
+        if let Some(row) = referrals::adopt_consent(conn, &r, now).await? {
+            referrals::add_history(
+                conn,
+                &history(
+                    &row,
+                    Some(r.status),
+                    caller,
+                    Some("consent recorded".into()),
+                    now,
+                ),
+            )
+            .await?;
+            announce(conn, &row, "consent_recorded", now).await?;
+            adopted.push(row.id);
+        }
+    }
+    Ok(adopted)
+}
+
+/// Ends referrals made on the emergency basis that still have no consent after the configured
+/// time (reason `no_consent`), or moves them onto the consent recorded meanwhile. Safe with
+/// several servers (SKIP LOCKED).
+pub async fn cancel_unconsented(ctx: &Context) -> Result<usize> {
+    let now = ctx.clock.now();
+    let cutoff = now - ctx.config.deadlines.emergency_consent;
+    let ctx2 = ctx.clone();
+    transaction(&ctx.pool, |conn| {
+        Box::pin(async move {
+            let due = referrals::lock_emergency_before(conn, cutoff, 100).await?;
+            let mut cancelled = 0;
+            for r in &due {
+                let facts: Vec<_> = access::consent_facts(conn, r.person_id).await?;
+                let system = |note: &str, row: &ReferralRow| HistoryRow {
+                    id: Uuid::now_v7(),
+                    referral_id: row.id,
+                    from_status: Some(r.status),
+                    to_status: row.status,
+                    actor_id: None,
+                    actor_organization_id: None,
+                    note: Some(note.into()),
+                    at: now,
+                };
+                if covered_now(conn, r, &facts, now).await? {
+                    if let Some(row) = referrals::adopt_consent(conn, r, now).await? {
+                        referrals::add_history(conn, &system("consent recorded", &row)).await?;
+                        announce(conn, &row, "consent_recorded", now).await?;
+                    }
+                    continue;
+                }
+                let t = Transition {
+                    cancel_reason: Some("no_consent".into()),
+                    ..Transition::default()
+                };
+                let Some(row) =
+                    referrals::transition(conn, r, ReferralStatus::Cancelled, &t, now).await?
+                else {
+                    continue;
+                };
+                move_needs(
+                    conn,
+                    &row.need_ids,
+                    NeedStatus::Referred,
+                    NeedStatus::Open,
+                    now,
+                )
+                .await?;
+                if let Some(pid) = row.project_id {
+                    projects::release_place(conn, pid, row.person_id).await?;
+                }
+                referrals::add_history(
+                    conn,
+                    &system(
+                        "no consent recorded in time after an emergency referral",
+                        &row,
+                    ),
+                )
+                .await?;
+                announce(conn, &row, "cancelled", now).await?;
+                let ev = audit::anonymous(
+                    &ctx2,
+                    "system",
+                    &super::RequestMeta::default(),
+                    "referral.cancelled",
+                    "referral",
+                    Some(row.id),
+                )
+                .reason(Some("no_consent".into()));
+                audit::append(
+                    conn,
+                    ev.details(json!({"from": r.status.as_str(), "to": "cancelled"})),
+                )
+                .await?;
+                cancelled += 1;
+            }
+            Ok(cancelled)
+        })
+    })
+    .await
+}
+
 /// Runs the expiry sweep about every 30 seconds until the process ends.
 pub async fn run_expiry(ctx: Context) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
@@ -741,6 +866,9 @@ pub async fn run_expiry(ctx: Context) {
         tick.tick().await;
         if let Err(e) = expire_overdue(&ctx).await {
             log::warn!("referral expiry: {e}");
+        }
+        if let Err(e) = cancel_unconsented(&ctx).await {
+            log::warn!("emergency referrals without consent: {e}");
         }
     }
 }

@@ -131,11 +131,11 @@ pub async fn consented_person(app: &TestApp, id_number: &str) -> String {
     let id = person["id"].as_str().unwrap().to_owned();
     let edu_org = app.org_id("哈尔滨市助学慈善基金会").await;
     let res = app
-        .consent(
-            &daoli,
-            &id,
-            &consent_to(&edu_org, &["identity", "aid_history"]),
-        )
+        .consent(&daoli, &id, &{
+            let mut c = consent_to(&edu_org, &["identity", "aid_history"]);
+            c["purposes"] = json!(["referral", "follow_up"]);
+            c
+        })
         .await;
     assert_eq!(res.status(), 201);
     id
@@ -407,7 +407,7 @@ async fn the_aid_history_is_one_timeline_and_a_charity_sees_it_only_under_aid_hi
 
     // The consenting charity, for the consented purpose: the same timeline, recorded.
     let res = app
-        .get(&format!("{path}?purpose=referral"), Some(&edu))
+        .get(&format!("{path}?purpose=follow_up"), Some(&edu))
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap(), staff);
@@ -427,7 +427,7 @@ async fn the_aid_history_is_one_timeline_and_a_charity_sees_it_only_under_aid_hi
     .await;
     let care = app.token("charity.care").await;
     problem(
-        app.get(&format!("{path}?purpose=referral"), Some(&care))
+        app.get(&format!("{path}?purpose=follow_up"), Some(&care))
             .await,
         404,
     )
@@ -444,16 +444,26 @@ async fn the_aid_history_is_one_timeline_and_a_charity_sees_it_only_under_aid_hi
         .to_owned();
     let edu_org = app.org_id("哈尔滨市助学慈善基金会").await;
     let res = app
-        .consent(&daoli, &other, &consent_to(&edu_org, &["identity"]))
+        .consent(
+            &daoli,
+            &other,
+            &follow_up(consent_to(&edu_org, &["identity"])),
+        )
         .await;
     assert_eq!(res.status(), 201);
     problem(
         app.get(
-            &format!("/api/v1/persons/{other}/aid-history?purpose=referral"),
+            &format!("/api/v1/persons/{other}/aid-history?purpose=follow_up"),
             Some(&edu),
         )
         .await,
         404,
     )
     .await;
+}
+
+/// A consent for follow-up visits (reads for `referral` need an open referral).
+fn follow_up(mut c: Value) -> Value {
+    c["purposes"] = json!(["follow_up"]);
+    c
 }

@@ -23,20 +23,20 @@ async fn a_charity_sees_exactly_the_consented_categories() {
     let path = format!("/api/v1/persons/{person}");
     let charity = app.token("charity.edu").await;
     problem(
-        app.get(&format!("{path}?purpose=referral"), Some(&charity))
+        app.get(&format!("{path}?purpose=follow_up"), Some(&charity))
             .await,
         404,
     )
     .await;
 
     let res = app
-        .consent(&daoli, &person, &consent_to(&edu, &["identity"]))
+        .consent(&daoli, &person, &follow_up(consent_to(&edu, &["identity"])))
         .await;
     assert_eq!(res.status(), 201);
     let c: Value = res.json().await.unwrap();
     assert_eq!(c["status"], "given");
     let seen: Value = app
-        .get(&format!("{path}?purpose=referral"), Some(&charity))
+        .get(&format!("{path}?purpose=follow_up"), Some(&charity))
         .await
         .json()
         .await
@@ -57,12 +57,12 @@ async fn a_charity_sees_exactly_the_consented_categories() {
         .consent(
             &daoli,
             &person,
-            &consent_to(&edu, &["contact", "income", "health"]),
+            &follow_up(consent_to(&edu, &["contact", "income", "health"])),
         )
         .await;
     assert_eq!(res.status(), 201);
     let seen: Value = app
-        .get(&format!("{path}?purpose=referral"), Some(&charity))
+        .get(&format!("{path}?purpose=follow_up"), Some(&charity))
         .await
         .json()
         .await
@@ -90,7 +90,7 @@ async fn a_charity_sees_exactly_the_consented_categories() {
     // Government aid only under `aid_history`.
     problem(
         app.get(
-            &format!("{path}/government-aid?purpose=referral"),
+            &format!("{path}/government-aid?purpose=follow_up"),
             Some(&charity),
         )
         .await,
@@ -100,7 +100,7 @@ async fn a_charity_sees_exactly_the_consented_categories() {
     // Another charity sees nothing; a charity cannot reveal.
     let other = app.token("charity.care").await;
     problem(
-        app.get(&format!("{path}?purpose=referral"), Some(&other))
+        app.get(&format!("{path}?purpose=follow_up"), Some(&other))
             .await,
         404,
     )
@@ -542,4 +542,10 @@ async fn the_age_rule_is_reached_only_with_a_real_recipient_and_its_refusals_are
             .await,
         1
     );
+}
+
+/// A consent for follow-up visits (reads for `referral` need an open referral).
+fn follow_up(mut c: Value) -> Value {
+    c["purposes"] = json!(["follow_up"]);
+    c
 }

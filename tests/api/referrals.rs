@@ -758,3 +758,155 @@ async fn a_federation_forwards_a_referral_to_a_member_and_both_are_linked() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_charity_reads_for_referral_only_while_a_referral_to_it_is_open() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care = app.token("charity.care").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let (person, need) = person_with_need(&app, "23010219900307001").await;
+    consent_for(&app, &person, &care_org, json!(["referral"])).await;
+    let read = |care: String| {
+        let (app, person) = (&app, &person);
+        async move {
+            let res = app
+                .get(
+                    &format!("/api/v1/persons/{person}?purpose=referral"),
+                    Some(&care),
+                )
+                .await;
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    // A consent alone: the masked summary, no name.
+    let before = read(care.clone()).await;
+    assert!(before.get("name").is_none(), "{before}");
+    assert_eq!(before["categories"], json!([]));
+    let r: Value = app
+        .post(
+            "/api/v1/referrals",
+            Some(&daoli),
+            &json!({"person_id": person, "need_ids": [need], "target": {"organization_id": care_org}, "urgency": "normal"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let during = read(care.clone()).await;
+    assert_eq!(
+        (during["name"].as_str(), during["categories"].clone()),
+        (Some("张三"), json!(["identity"]))
+    );
+    let cancel = app
+        .post(
+            &format!("/api/v1/referrals/{}/cancel", r["id"].as_str().unwrap()),
+            Some(&daoli),
+            &json!({"reason": "已解决"}),
+        )
+        .await;
+    assert_eq!(cancel.status(), 200);
+    let after = read(care).await;
+    assert!(after.get("name").is_none(), "{after}");
+}
+
+#[tokio::test]
+async fn an_emergency_referral_without_consent_is_cancelled_in_time_and_one_that_gets_consent_stays(
+) {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care = app.token("charity.care").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let mut ids = Vec::new();
+    let mut people = Vec::new();
+    for first17 in ["23010219900307001", "23010219850101002"] {
+        let (person, need) = person_with_need(&app, first17).await;
+        let res = app
+            .post(
+                "/api/v1/referrals",
+                Some(&daoli),
+                &json!({"person_id": person, "need_ids": [need], "target": {"organization_id": care_org},
+                        "urgency": "emergency", "emergency_justification": "高烧昏迷，独居"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let r: Value = res.json().await.unwrap();
+        assert_eq!(r["legal_basis"], "emergency");
+        ids.push(r["id"].as_str().unwrap().to_owned());
+        people.push((person, need));
+    }
+    // On the emergency basis alone the charity sees what it needs to reach the person.
+    let seen: Value = app
+        .get(
+            &format!("/api/v1/persons/{}?purpose=referral", people[0].0),
+            Some(&care),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["categories"], json!(["identity", "contact"]));
+    assert!(seen.get("special_circumstances").is_some() && seen.get("household").is_none());
+    for id in &ids {
+        let res = app
+            .post(
+                &format!("/api/v1/referrals/{id}/accept"),
+                Some(&care),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    // The second person consents: that referral rests on consent from now on.
+    consent_for(&app, &people[1].0, &care_org, json!(["referral"])).await;
+    let second: Value = app
+        .get(&format!("/api/v1/referrals/{}", ids[1]), Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["legal_basis"], "consent");
+
+    let ctx = app.service_context();
+    let sweep = || aidbridge::service::referrals::cancel_unconsented(&ctx);
+    assert_eq!(sweep().await.unwrap(), 0);
+    app.clock.advance(chrono::Duration::hours(71));
+    assert_eq!(sweep().await.unwrap(), 0);
+    app.clock
+        .advance(chrono::Duration::hours(1) + chrono::Duration::minutes(1));
+    assert_eq!(sweep().await.unwrap(), 1);
+    assert_eq!(sweep().await.unwrap(), 0);
+    let daoli = app.token("daoli.ca").await;
+    let care = app.token("charity.care").await;
+    let first: Value = app
+        .get(&format!("/api/v1/referrals/{}", ids[0]), Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (first["status"].as_str(), first["cancel_reason"].as_str()),
+        (Some("cancelled"), Some("no_consent"))
+    );
+    assert_eq!(need_status(&app, &people[0].1).await, "open");
+    assert_eq!(need_status(&app, &people[1].1).await, "referred");
+    // With the case ended and no consent, the charity sees nothing of the person any more.
+    problem(
+        app.get(
+            &format!("/api/v1/persons/{}?purpose=referral", people[0].0),
+            Some(&care),
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM referral_history WHERE referral_id = '{}' AND to_status = 'cancelled' AND actor_id IS NULL",
+            ids[0]
+        ))
+        .await,
+        1
+    );
+}
