@@ -1,3 +1,4 @@
+DROP INDEX referrals_feedback_due_idx;
 DROP INDEX referrals_emergency_open_idx;
 DROP TABLE outbox_events;
 DROP FUNCTION outbox_events_position_once();

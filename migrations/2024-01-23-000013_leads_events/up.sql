@@ -56,6 +56,10 @@ CREATE INDEX leads_id_hash_idx ON leads (id_number_hash) WHERE id_number_hash IS
 CREATE INDEX referrals_emergency_open_idx ON referrals (created_at)
     WHERE legal_basis = 'emergency' AND status IN ('pending', 'accepted', 'in_progress');
 
+-- Referrals accepted whose outcome is late (the overdue list).
+CREATE INDEX referrals_feedback_due_idx ON referrals (feedback_due_at)
+    WHERE status IN ('accepted', 'in_progress');
+
 -- The outbox (DESIGN §3 Events): every state change writes one row in its own transaction. A
 -- row becomes part of the feed when the relay gives it a `position`: the relay runs one at a time
 -- (an advisory lock) and numbers only rows it can see, i.e. of committed transactions, so

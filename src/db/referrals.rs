@@ -144,6 +144,13 @@ pub struct ReferralFilter {
     /// covering `open_region` (while pending).
     pub received_by: Option<(Uuid, Vec<String>)>,
     pub status: Option<ReferralStatus>,
+    /// Of people living under this region prefix.
+    pub person_region: Option<String>,
+    pub urgency: Option<Urgency>,
+    pub project_id: Option<Uuid>,
+    /// Past the response deadline (pending) or the feedback deadline (accepted, in progress)
+    /// at this time.
+    pub overdue_at: Option<DateTime<Utc>>,
     pub after: Option<Uuid>,
     pub limit: i64,
 }
@@ -167,6 +174,32 @@ pub async fn list(conn: &mut Conn, f: &ReferralFilter) -> Result<Vec<ReferralRow
     }
     if let Some(s) = f.status {
         q = q.filter(referrals::status.eq(s));
+    }
+    if let Some(r) = &f.person_region {
+        use super::schema::persons;
+        q = q.filter(
+            referrals::person_id.eq_any(
+                persons::table
+                    .filter(persons::region_code.like(format!("{r}%")))
+                    .select(persons::id),
+            ),
+        );
+    }
+    if let Some(u) = f.urgency {
+        q = q.filter(referrals::urgency.eq(u));
+    }
+    if let Some(p) = f.project_id {
+        q = q.filter(referrals::project_id.eq(p));
+    }
+    if let Some(t) = f.overdue_at {
+        q = q.filter(
+            referrals::status
+                .eq(ReferralStatus::Pending)
+                .and(referrals::response_due_at.lt(t))
+                .or(referrals::status
+                    .eq_any([ReferralStatus::Accepted, ReferralStatus::InProgress])
+                    .and(referrals::feedback_due_at.lt(t))),
+        );
     }
     if let Some(a) = f.after {
         q = q.filter(referrals::id.gt(a));

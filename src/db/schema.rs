@@ -527,6 +527,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(referrals, referral_history);
+diesel::allow_tables_to_appear_in_same_query!(referrals, persons);
 
 diesel::table! {
     referral_notes (id) {

@@ -985,6 +985,15 @@ pub async fn list(
         filter.referring_organization_id = Some(caller.organization_id);
     } else {
         caller.require_any(&[Role::Charity])?;
+        if filter.person_region.is_some() {
+            // Offers hide whom they are about; a region filter would tell where they live.
+            return Err(Error::bad_parameter(
+                "invalid_query",
+                "region",
+                "sent_only",
+                "region filters the referrals a bureau sent",
+            ));
+        }
         let who = access::requester(&mut conn, caller).await?;
         filter.received_by = Some((caller.organization_id, covering_prefixes(&who.region_code)));
     }

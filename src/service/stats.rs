@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{access, audit, Context, Error, Result};
 use crate::auth::Caller;
-use crate::db::stats::{self, AidRow, CoverageRow};
+use crate::db::stats::{self, AidRow, CoverageRow, OverdueRow, ReferralStatsRow};
 use crate::domain::time::local_date;
 
 /// A report's scope: the region prefix, the length of the regions it is grouped by, the period.
@@ -105,6 +105,59 @@ pub async fn coverage(
     )
     .await?;
     Ok((s, rows))
+}
+
+/// Referrals and leads per region (转介与线索统计). Civil-affairs staff (their region) and auditors.
+pub async fn referrals(
+    ctx: &Context,
+    caller: &Caller,
+    region: Option<&str>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<(Scope, Vec<ReferralStatsRow>)> {
+    let s = scope(ctx, caller, region, from, to).await?;
+    let rows = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        stats::referrals(&mut conn, &s.region, s.level, s.from, s.to).await?
+    };
+    audit::record_supervision_read(
+        ctx,
+        caller,
+        "stats.referrals",
+        "stats",
+        None,
+        json!({"region": s.region, "from": s.from, "to": s.to}),
+    )
+    .await?;
+    Ok((s, rows))
+}
+
+/// What is past its deadline under a region (逾期清单): referrals unanswered or without their
+/// outcome, leads not acknowledged, emergency referrals still without consent. Civil-affairs
+/// staff (their region) and auditors (recorded).
+pub async fn overdue(
+    ctx: &Context,
+    caller: &Caller,
+    region: Option<&str>,
+    limit: i64,
+) -> Result<(String, Vec<OverdueRow>)> {
+    let prefix = access::list_scope(caller, region)?;
+    let now = ctx.clock.now();
+    let hours = ctx.config.deadlines.emergency_consent.num_hours();
+    let rows = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        stats::overdue(&mut conn, &prefix, now, hours, limit).await?
+    };
+    audit::record_supervision_read(
+        ctx,
+        caller,
+        "supervision.overdue",
+        "stats",
+        None,
+        json!({"region": prefix}),
+    )
+    .await?;
+    Ok((prefix, rows))
 }
 
 #[cfg(test)]

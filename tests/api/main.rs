@@ -24,4 +24,5 @@ mod public;
 mod referrals;
 mod service;
 mod stats;
+mod supervision;
 mod versions;

@@ -242,6 +242,13 @@ pub struct ReferralQuery {
     #[param(inline)]
     pub direction: Option<Direction>,
     pub status: Option<ReferralStatus>,
+    /// Region code prefix of the people referred (lists of sent referrals).
+    pub region: Option<String>,
+    #[param(inline)]
+    pub urgency: Option<Urgency>,
+    pub project_id: Option<Uuid>,
+    /// Only those past their response (pending) or feedback (accepted, in progress) deadline.
+    pub overdue: Option<bool>,
     #[validate(range(min = 1, max = 200))]
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -266,8 +273,13 @@ async fn list_referrals(
         Some(d) => d == Direction::Sent,
         None => !caller.has(crate::domain::role::Role::Charity),
     };
+    super::check_region_param(q.region.as_deref())?;
     let filter = ReferralFilter {
         status: q.status,
+        person_region: q.region,
+        urgency: q.urgency,
+        project_id: q.project_id,
+        overdue_at: q.overdue.filter(|o| *o).map(|_| state.ctx.clock.now()),
         after: q.cursor,
         limit: limit + 1,
         ..ReferralFilter::default()
