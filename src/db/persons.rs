@@ -92,6 +92,19 @@ pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<PersonRow>> {
         .map_err(Into::into)
 }
 
+/// The person, row-locked for this transaction: referrals and consent withdrawals of one person
+/// queue here, so a referral can never slip past a withdrawal that is committing.
+pub async fn lock(conn: &mut Conn, id: Uuid) -> Result<Option<PersonRow>> {
+    persons::table
+        .find(id)
+        .select(PersonRow::as_select())
+        .for_no_key_update()
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
 /// The person's region (where their bureau is).
 pub async fn region_of(conn: &mut Conn, id: Uuid) -> Result<Option<String>> {
     persons::table

@@ -296,6 +296,23 @@ pub async fn open_of_person(conn: &mut Conn, person_id: Uuid) -> Result<Vec<Refe
         .map_err(Into::into)
 }
 
+/// Which of `r`'s needs another open referral of the same person also names.
+pub async fn needs_held_elsewhere(conn: &mut Conn, r: &ReferralRow) -> Result<Vec<Uuid>> {
+    let others: Vec<Vec<Uuid>> = referrals::table
+        .filter(referrals::person_id.eq(r.person_id))
+        .filter(referrals::id.ne(r.id))
+        .filter(referrals::status.eq_any([
+            ReferralStatus::Pending,
+            ReferralStatus::Accepted,
+            ReferralStatus::InProgress,
+        ]))
+        .filter(referrals::need_ids.overlaps_with(r.need_ids.clone()))
+        .select(referrals::need_ids)
+        .load(conn)
+        .await?;
+    Ok(others.into_iter().flatten().collect())
+}
+
 /// The legal bases of the person's open referrals addressed to or owned by `org`.
 pub async fn open_bases_for(
     conn: &mut Conn,

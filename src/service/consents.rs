@@ -214,7 +214,10 @@ pub async fn withdraw(
             let current = consents::find_for_update(conn, consent_id)
                 .await?
                 .ok_or_else(|| Error::not_found("consent"))?;
-            let person = load_person(conn, current.person_id).await?;
+            // Queues with referrals being made for the person (see persons::lock).
+            let person = persons::lock(conn, current.person_id)
+                .await?
+                .ok_or_else(|| Error::not_found("person"))?;
             access::change_person(&caller, &person).map_err(|_| Error::not_found("consent"))?;
             let row = consents::withdraw(conn, consent_id, now, reason.as_deref())
                 .await?

@@ -154,6 +154,25 @@ async fn move_needs(
     Ok(stuck)
 }
 
+/// Moves an ended referral's needs from `referred` to `to`, except those another open referral
+/// still holds (a need re-referred meanwhile stays with that referral).
+async fn release_needs(
+    conn: &mut Conn,
+    r: &ReferralRow,
+    to: NeedStatus,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let held = referrals::needs_held_elsewhere(conn, r).await?;
+    let free: Vec<Uuid> = r
+        .need_ids
+        .iter()
+        .copied()
+        .filter(|n| !held.contains(n))
+        .collect();
+    move_needs(conn, &free, NeedStatus::Referred, to, now).await?;
+    Ok(())
+}
+
 /// Refers a person (发起转介): civil-affairs staff of the person's region.
 pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Result<ReferralRow> {
     caller.require_any(&[Role::CivilAffairs])?;
@@ -165,7 +184,7 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
     let caller = caller.clone();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
-            let person = persons::find(conn, input.person_id)
+            let person = persons::lock(conn, input.person_id)
                 .await?
                 .ok_or_else(|| Error::not_found("person"))?;
             access::change_person(&caller, &person)?;
@@ -433,6 +452,16 @@ async fn apply(
                     "the response deadline has passed; the bureau may refer again",
                 ));
             }
+            if to == ReferralStatus::Accepted && r.legal_basis == LegalBasis::Consent {
+                // A consent may have run out since the referral was made.
+                let facts: Vec<_> = access::consent_facts(conn, r.person_id).await?;
+                if !covered_now(conn, &r, &facts, now).await? {
+                    return Err(Error::conflict(
+                        "consent_withdrawn",
+                        "the person's consent no longer covers this referral; the bureau may cancel it",
+                    ));
+                }
+            }
             if to == ReferralStatus::Accepted {
                 t.owner_organization_id = Some(caller.organization_id);
                 t.feedback_due_at = Some(deadlines.feedback_due(now));
@@ -490,7 +519,7 @@ async fn apply(
                 } else {
                     NeedStatus::Open
                 };
-                move_needs(conn, &row.need_ids, NeedStatus::Referred, next, now).await?;
+                release_needs(conn, &row, next, now).await?;
                 if let (false, Some(pid)) = (helped, row.project_id) {
                     // The place taken on acceptance comes back when no aid was given there.
                     projects::release_place(conn, pid, row.person_id).await?;
@@ -601,57 +630,70 @@ pub async fn expire_overdue(ctx: &Context) -> Result<usize> {
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let due = referrals::lock_overdue(conn, now, 100).await?;
-            for r in &due {
-                let row = referrals::transition(
-                    conn,
-                    r,
-                    ReferralStatus::Expired,
-                    &Transition::default(),
-                    now,
-                )
-                .await?
-                .ok_or_else(|| Error::conflict("concurrent_update", "changed meanwhile"))?;
-                move_needs(
-                    conn,
-                    &row.need_ids,
-                    NeedStatus::Referred,
-                    NeedStatus::Open,
-                    now,
-                )
-                .await?;
-                referrals::add_history(
-                    conn,
-                    &HistoryRow {
-                        id: Uuid::now_v7(),
-                        referral_id: row.id,
-                        from_status: Some(r.status),
-                        to_status: row.status,
-                        actor_id: None,
-                        actor_organization_id: None,
-                        note: Some("no answer by the response deadline".into()),
-                        at: now,
-                    },
-                )
-                .await?;
-                let ev = audit::anonymous(
-                    &ctx2,
-                    "system",
-                    &super::RequestMeta::default(),
-                    "referral.expired",
-                    "referral",
-                    Some(row.id),
-                );
-                audit::append(
-                    conn,
-                    ev.details(json!({"response_due_at": r.response_due_at})),
-                )
-                .await?;
-                announce(conn, &row, "expired", now).await?;
+            let mut expired = 0;
+            for r in due {
+                // Each in a savepoint: one referral that cannot be expired (its history, say)
+                // is logged and retried next time, and does not hold back the others.
+                let (id, c) = (r.id, ctx2.clone());
+                let one = crate::db::savepoint(conn, move |conn| {
+                    Box::pin(async move { expire_one(conn, &c, r, now).await })
+                })
+                .await;
+                match one {
+                    Ok(()) => expired += 1,
+                    Err(e) => log::warn!("referral {id} not expired: {e}"),
+                }
             }
-            Ok(due.len())
+            Ok(expired)
         })
     })
     .await
+}
+
+async fn expire_one(
+    conn: &mut Conn,
+    ctx: &Context,
+    r: ReferralRow,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let row = referrals::transition(
+        conn,
+        &r,
+        ReferralStatus::Expired,
+        &Transition::default(),
+        now,
+    )
+    .await?
+    .ok_or_else(|| Error::conflict("concurrent_update", "changed meanwhile"))?;
+    release_needs(conn, &row, NeedStatus::Open, now).await?;
+    referrals::add_history(
+        conn,
+        &HistoryRow {
+            id: Uuid::now_v7(),
+            referral_id: row.id,
+            from_status: Some(r.status),
+            to_status: row.status,
+            actor_id: None,
+            actor_organization_id: None,
+            note: Some("no answer by the response deadline".into()),
+            at: now,
+        },
+    )
+    .await?;
+    let ev = audit::anonymous(
+        ctx,
+        "system",
+        &super::RequestMeta::default(),
+        "referral.expired",
+        "referral",
+        Some(row.id),
+    );
+    audit::append(
+        conn,
+        ev.details(json!({"response_due_at": r.response_due_at})),
+    )
+    .await?;
+    announce(conn, &row, "expired", now).await
 }
 
 /// After a consent is withdrawn (in that transaction): cancels the person's open referrals
@@ -681,14 +723,7 @@ pub async fn cancel_uncovered(
         else {
             continue;
         };
-        move_needs(
-            conn,
-            &row.need_ids,
-            NeedStatus::Referred,
-            NeedStatus::Open,
-            now,
-        )
-        .await?;
+        release_needs(conn, &row, NeedStatus::Open, now).await?;
         if let Some(pid) = row.project_id {
             projects::release_place(conn, pid, row.person_id).await?;
         }
@@ -816,14 +851,7 @@ pub async fn cancel_unconsented(ctx: &Context) -> Result<usize> {
                 else {
                     continue;
                 };
-                move_needs(
-                    conn,
-                    &row.need_ids,
-                    NeedStatus::Referred,
-                    NeedStatus::Open,
-                    now,
-                )
-                .await?;
+                release_needs(conn, &row, NeedStatus::Open, now).await?;
                 if let Some(pid) = row.project_id {
                     projects::release_place(conn, pid, row.person_id).await?;
                 }
@@ -1126,6 +1154,7 @@ pub async fn forward(
                     )
                 })?;
             if r.legal_basis == LegalBasis::Consent {
+                persons::lock(conn, r.person_id).await?;
                 let facts: Vec<_> = access::consent_facts(conn, r.person_id).await?;
                 let who = Requester {
                     organization_id: target.id,

@@ -910,3 +910,100 @@ async fn an_emergency_referral_without_consent_is_cancelled_in_time_and_one_that
         1
     );
 }
+
+#[tokio::test]
+async fn a_referral_never_slips_past_a_withdrawal_committing_at_the_same_time() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    for round in 0..6 {
+        let (person, need) = person_with_need(&app, &format!("2301021990030700{round}")).await;
+        let mut c = consent_to(&care_org, &["identity"]);
+        c["purposes"] = json!(["referral"]);
+        let consent: Value = app.consent(&daoli, &person, &c).await.json().await.unwrap();
+        let refer_body = json!({"person_id": person, "need_ids": [need], "target": {"organization_id": care_org}, "urgency": "normal"});
+        let refer = app.post("/api/v1/referrals", Some(&daoli), &refer_body);
+        let withdraw_path = format!(
+            "/api/v1/consents/{}/withdraw",
+            consent["id"].as_str().unwrap()
+        );
+        let reason = json!({"reason": "本人撤回"});
+        let withdraw = app.post(&withdraw_path, Some(&daoli), &reason);
+        let (r, w) = tokio::join!(refer, withdraw);
+        assert_eq!(w.status(), 200);
+        // Either the referral came first and the withdrawal cancelled it, or it was refused.
+        assert!(matches!(r.status().as_u16(), 201 | 422), "{}", r.status());
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) AS n FROM referrals WHERE person_id = '{person}' AND status = 'pending'"
+            ))
+            .await,
+            0,
+            "round {round}: an open referral outlived the consent it relied on"
+        );
+        assert_eq!(need_status(&app, &need).await, "open");
+    }
+}
+
+#[tokio::test]
+async fn a_lapsed_consent_stops_the_accept_and_an_ended_referral_leaves_a_re_referred_need_alone() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let edu_org = app.org_id("哈尔滨市助学慈善基金会").await;
+    let (person, need) = person_with_need(&app, "23010219900307001").await;
+    let mut c = consent_to(&care_org, &["identity"]);
+    c["purposes"] = json!(["referral"]);
+    c["expires_at"] = json!((app.clock.now() + chrono::Duration::hours(1)).to_rfc3339());
+    assert_eq!(app.consent(&daoli, &person, &c).await.status(), 201);
+    consent_for(&app, &person, &edu_org, json!(["referral"])).await;
+    let body = |org: &str| json!({"person_id": person, "need_ids": [need], "target": {"organization_id": org}, "urgency": "normal"});
+    let first: Value = app
+        .post("/api/v1/referrals", Some(&daoli), &body(&care_org))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = first["id"].as_str().unwrap().to_owned();
+    app.clock.advance(chrono::Duration::hours(2));
+    let care = app.token("charity.care").await;
+    let p = problem(
+        app.post(
+            &format!("/api/v1/referrals/{first}/accept"),
+            Some(&care),
+            &json!({}),
+        )
+        .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "consent_withdrawn");
+
+    // The bureau takes the need back by hand and refers it to another charity; the first
+    // referral ending later must not take the need from the second.
+    let daoli = app.token("daoli.ca").await;
+    let res = app
+        .patch(
+            &format!("/api/v1/needs/{need}"),
+            Some(&daoli),
+            &json!({"status": "open"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let second: Value = app
+        .post("/api/v1/referrals", Some(&daoli), &body(&edu_org))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["status"], "pending");
+    let res = app
+        .post(
+            &format!("/api/v1/referrals/{first}/cancel"),
+            Some(&daoli),
+            &json!({"reason": "同意书已过期"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(need_status(&app, &need).await, "referred");
+}
