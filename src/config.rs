@@ -136,29 +136,28 @@ fn hours(name: &str, default: i64) -> Result<Duration, ConfigError> {
     Ok(Duration::hours(h))
 }
 
+/// "normal,urgent,emergency" hours: each at least 1, none longer than the one before.
+fn response_hours(v: &str) -> Result<[Duration; 3], ConfigError> {
+    let parts: Vec<i64> = v
+        .split(',')
+        .map(|p| p.trim().parse::<i64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| ConfigError(format!("AIDBRIDGE_RESPONSE_HOURS: cannot parse {v:?}")))?;
+    match parts[..] {
+        [n, u, e] if n >= u && u >= e && e >= 1 && n <= 24 * 366 => {
+            Ok([Duration::hours(n), Duration::hours(u), Duration::hours(e)])
+        }
+        _ => Err(ConfigError(
+            "AIDBRIDGE_RESPONSE_HOURS: three hours \"normal,urgent,emergency\", each at least 1 and no longer than the one before".into(),
+        )),
+    }
+}
+
 fn deadlines() -> Result<Deadlines, ConfigError> {
     let d = Deadlines::default();
     let response = match var("AIDBRIDGE_RESPONSE_HOURS") {
         None => [d.normal, d.urgent, d.emergency],
-        Some(v) => {
-            let parts: Vec<i64> = v
-                .split(',')
-                .map(|p| p.trim().parse::<i64>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| {
-                    ConfigError(format!("AIDBRIDGE_RESPONSE_HOURS: cannot parse {v:?}"))
-                })?;
-            match parts[..] {
-                [n, u, e] if n >= u && u >= e && e >= 1 && n <= 24 * 366 => {
-                    [Duration::hours(n), Duration::hours(u), Duration::hours(e)]
-                }
-                _ => {
-                    return Err(ConfigError(
-                        "AIDBRIDGE_RESPONSE_HOURS: three hours \"normal,urgent,emergency\", each at least 1 and no longer than the one before".into(),
-                    ))
-                }
-            }
-        }
+        Some(v) => response_hours(&v)?,
     };
     let feedback_days: i64 = parsed("AIDBRIDGE_FEEDBACK_DAYS", d.feedback.num_days())?;
     if !(1..=366).contains(&feedback_days) {
@@ -260,6 +259,26 @@ impl fmt::Debug for Config {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn response_hours_are_three_shrinking_positive_numbers() {
+        use chrono::Duration;
+        assert_eq!(
+            super::response_hours("48, 12,2").unwrap(),
+            [Duration::hours(48), Duration::hours(12), Duration::hours(2)]
+        );
+        for bad in [
+            "72,24",
+            "72,24,4,1",
+            "4,24,72",
+            "72,24,0",
+            "a,b,c",
+            "9000,24,4",
+            "",
+        ] {
+            assert!(super::response_hours(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]
