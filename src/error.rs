@@ -234,6 +234,24 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
         "数据违反登记规则",
     ),
     (
+        "invalid_idempotency_key",
+        400,
+        "the `Idempotency-Key` header is empty, longer than 255 characters or not printable ASCII",
+        "Idempotency-Key 请求头为空、超过 255 个字符或含非可打印 ASCII 字符",
+    ),
+    (
+        "idempotency_key_reused",
+        422,
+        "this `Idempotency-Key` was used for a different request within 24 hours",
+        "该 Idempotency-Key 在 24 小时内已用于另一个请求",
+    ),
+    (
+        "request_in_progress",
+        409,
+        "the first request with this `Idempotency-Key` is still running; retry after `Retry-After`",
+        "使用该 Idempotency-Key 的首个请求仍在处理，请稍后重试",
+    ),
+    (
         "internal_error",
         500,
         "an unexpected error; logged with the request id, no internals shown",

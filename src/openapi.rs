@@ -162,6 +162,46 @@ fn add_versioning(doc: &mut Value) {
     }
 }
 
+/// Documents `Idempotency-Key` on every POST a token authorises (the middleware in
+/// `api::idempotency`), with its answers: a replay carries `Idempotent-Replayed: true`.
+fn add_idempotency(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(op) = item.get_mut("post") else {
+            continue;
+        };
+        let secured = op
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty());
+        if !secured || !path.starts_with("/api/v1/") {
+            continue;
+        }
+        let header = json!({
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "Any unique string (1–255 printable ASCII, e.g. a UUID). The same key and request again within 24 h answers with the first response (marked `Idempotent-Replayed: true`) without acting twice; the same key with another request is 422 `idempotency_key_reused`; while the first is still running, 409 `request_in_progress`.",
+            "schema": {"type": "string", "maxLength": 255, "example": "3f2c7a9e-0b1d-4c55-9e1a-2b7d8c6f5a40"},
+        });
+        match op["parameters"].as_array_mut() {
+            Some(ps) => ps.push(header),
+            None => op["parameters"] = json!([header]),
+        }
+        for (status, text) in [
+            ("400", "Invalid field or header (`invalid_idempotency_key`)"),
+            ("409", "A conflict, or the first request with this Idempotency-Key is still running (`request_in_progress`)"),
+            ("422", "Invalid field, or the Idempotency-Key was used for another request (`idempotency_key_reused`)"),
+        ] {
+            if op["responses"].get(status).is_none() {
+                op["responses"][status] = problem_response(text);
+            }
+        }
+    }
+}
+
 fn problem_response(description: &str) -> Value {
     json!({
         "description": description,
@@ -312,6 +352,7 @@ pub fn spec() -> Spec {
     add_security_schemes(&mut api);
     let mut doc = serde_json::to_value(&api).expect("the document serialises");
     add_versioning(&mut doc);
+    add_idempotency(&mut doc);
     add_problem_responses(&mut doc);
     polish_schemas(&mut doc);
     serde_json::from_value(doc).expect("the polished document is still a document")

@@ -16,6 +16,8 @@ pub enum Field {
     IdNumber,
     Phone,
     GuardianIdNumber,
+    /// An answer kept for an idempotent retry (it may carry personal data).
+    StoredResponse,
 }
 
 impl Field {
@@ -24,6 +26,7 @@ impl Field {
             Field::IdNumber => b"aidbridge:id_number",
             Field::Phone => b"aidbridge:phone",
             Field::GuardianIdNumber => b"aidbridge:guardian_id_number",
+            Field::StoredResponse => b"aidbridge:stored_response",
         }
     }
 }

@@ -168,6 +168,7 @@ impl Application {
             tokio::spawn(crate::service::ledger::run_sealer(state.ctx.clone()));
             tokio::spawn(crate::service::referrals::run_expiry(state.ctx.clone()));
             tokio::spawn(crate::service::events::run_relay(state.ctx.clone()));
+            tokio::spawn(crate::service::idempotency::run_sweeper(state.ctx.clone()));
         }
         let keys = web::Data::new(keys);
         let server = HttpServer::new(move || {
@@ -202,6 +203,8 @@ impl Application {
                     let fut = srv.call(req);
                     async move { Ok(i18n::localize(fut.await?.map_into_boxed_body(), lang)) }
                 })
+                // Outside the language layer: a replay is the first answer, byte for byte.
+                .wrap(actix_web::middleware::from_fn(api::idempotency::idempotent))
                 .wrap(prom.clone())
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms req=%{x-request-id}i"))
                 .wrap_fn(|mut req, srv| {

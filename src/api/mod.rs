@@ -3,6 +3,7 @@
 pub mod extract;
 pub mod fallback;
 pub mod i18n;
+pub mod idempotency;
 pub mod service;
 pub mod v1;
 

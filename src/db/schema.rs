@@ -599,3 +599,15 @@ diesel::table! {
         occurred_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    idempotency_keys (principal_id, key) {
+        principal_id -> Uuid,
+        key -> Text,
+        request_hash -> Text,
+        status -> Nullable<Int2>,
+        response -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod feedback;
 pub mod funds;
+pub mod idempotency;
 pub mod keys;
 pub mod leads;
 pub mod ledger;

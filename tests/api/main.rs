@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod feedback;
 mod helpers;
+mod idempotency;
 mod keys;
 mod leads;
 mod matching;
