@@ -47,6 +47,8 @@ pub struct Config {
     /// Referral and lead deadlines (`AIDBRIDGE_RESPONSE_HOURS` "normal,urgent,emergency",
     /// `AIDBRIDGE_FEEDBACK_DAYS`, `AIDBRIDGE_LEAD_ACK_HOURS`, `AIDBRIDGE_EMERGENCY_CONSENT_HOURS`).
     pub deadlines: Deadlines,
+    /// How long the event feed keeps events (`AIDBRIDGE_EVENT_RETENTION_DAYS`, at least 30).
+    pub event_retention_days: i64,
     /// Seed demo organisations and users (always in embedded mode; `--demo` otherwise).
     pub demo: bool,
 }
@@ -210,11 +212,17 @@ impl Config {
             metrics_token: var("AIDBRIDGE_METRICS_TOKEN"),
             trusted_proxies: trusted_proxies(var("AIDBRIDGE_TRUSTED_PROXIES").as_deref())?,
             deadlines: deadlines()?,
+            event_retention_days: parsed("AIDBRIDGE_EVENT_RETENTION_DAYS", 180)?,
             demo: false,
         };
         if cfg.pool_size == 0 {
             return Err(ConfigError(
                 "AIDBRIDGE_DB_POOL_SIZE must be at least 1".into(),
+            ));
+        }
+        if !(30..=3660).contains(&cfg.event_retention_days) {
+            return Err(ConfigError(
+                "AIDBRIDGE_EVENT_RETENTION_DAYS must be between 30 and 3660".into(),
             ));
         }
         if cfg.token_ttl_seconds < 30 {

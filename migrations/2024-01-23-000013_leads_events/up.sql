@@ -4,9 +4,13 @@
 -- (identifiers encrypted and hashed as in `persons`).
 CREATE TABLE leads (
     id uuid PRIMARY KEY,
-    reporter_id uuid NOT NULL REFERENCES users (id),
+    -- A user or an API client of the reporting organisation.
+    reporter_id uuid NOT NULL,
     reporter_organization_id uuid NOT NULL REFERENCES organizations (id),
+    -- Where the lead is handled: the registered person's region, else the region reported.
     region_code text NOT NULL,
+    -- The region as the reporter gave it (all the reporter is shown).
+    reported_region_code text NOT NULL,
     person_id uuid REFERENCES persons (id),
     -- What the reporter gave; kept so the reporter sees no more than it reported.
     reported_person_id uuid REFERENCES persons (id),
@@ -43,7 +47,7 @@ CREATE TABLE leads (
 );
 CREATE INDEX leads_region_idx ON leads (region_code text_pattern_ops, id);
 CREATE INDEX leads_reporter_org_idx ON leads (reporter_organization_id, id);
-CREATE INDEX leads_reporter_idx ON leads (reporter_id);
+CREATE INDEX leads_reporter_idx ON leads (reporter_id, id);
 CREATE INDEX leads_person_idx ON leads (person_id) WHERE person_id IS NOT NULL;
 CREATE INDEX leads_reported_person_idx ON leads (reported_person_id) WHERE reported_person_id IS NOT NULL;
 CREATE INDEX leads_handled_by_idx ON leads (handled_by_organization_id) WHERE handled_by_organization_id IS NOT NULL;
@@ -52,8 +56,13 @@ CREATE INDEX leads_government_aid_idx ON leads (government_aid_id) WHERE governm
 CREATE INDEX leads_unacknowledged_idx ON leads (acknowledge_due_at) WHERE status = 'submitted';
 CREATE INDEX leads_id_hash_idx ON leads (id_number_hash) WHERE id_number_hash IS NOT NULL;
 
+-- When the emergency basis began for the case: kept along forwards and re-referrals, so the
+-- time allowed to obtain consent cannot be restarted by referring again.
+ALTER TABLE referrals ADD COLUMN emergency_since timestamptz;
+UPDATE referrals SET emergency_since = created_at WHERE legal_basis = 'emergency';
+
 -- The sweep for emergency referrals still without consent.
-CREATE INDEX referrals_emergency_open_idx ON referrals (created_at)
+CREATE INDEX referrals_emergency_open_idx ON referrals (emergency_since)
     WHERE legal_basis = 'emergency' AND status IN ('pending', 'accepted', 'in_progress');
 
 -- Referrals accepted whose outcome is late (the overdue list).
@@ -80,10 +89,16 @@ CREATE TABLE outbox_events (
 CREATE INDEX outbox_events_unpositioned_idx ON outbox_events (id) WHERE position IS NULL;
 CREATE INDEX outbox_events_region_idx ON outbox_events (region_code text_pattern_ops, position);
 CREATE INDEX outbox_events_organizations_idx ON outbox_events USING gin (organization_ids);
+CREATE INDEX outbox_events_occurred_idx ON outbox_events USING brin (occurred_at);
 
--- Events never change once written, except that the relay numbers each once.
+-- Events never change once written, except that the relay numbers each once; numbered events
+-- older than 30 days may be deleted (the retention sweep keeps them as long as configured).
 CREATE FUNCTION outbox_events_position_once() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'DELETE' AND OLD.position IS NOT NULL
+        AND OLD.occurred_at < now() - interval '30 days' THEN
+        RETURN OLD;
+    END IF;
     IF TG_OP = 'UPDATE' AND OLD.position IS NULL AND NEW.position IS NOT NULL
         AND (NEW.id, NEW.event_type, NEW.entity_type, NEW.entity_id, NEW.region_code,
              NEW.organization_ids, NEW.payload, NEW.occurred_at)

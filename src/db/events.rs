@@ -57,8 +57,13 @@ struct Numbered {
     n: i64,
 }
 
-/// Takes the relay's lock for this transaction, unless another relay holds it.
+/// Takes the relay's lock for this transaction, unless another relay holds it. The transaction
+/// must read committed data statement by statement (set here, whatever the database's default),
+/// so that numbering, a statement after the lock, sees the previous relay's commit.
 pub async fn try_relay_lock(conn: &mut Conn) -> Result<bool> {
+    use diesel_async::SimpleAsyncConnection;
+    conn.batch_execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .await?;
     let rows: Vec<Locked> = diesel::sql_query(format!(
         "SELECT pg_try_advisory_xact_lock({RELAY_LOCK}) AS locked"
     ))
@@ -83,6 +88,20 @@ pub async fn number_new(conn: &mut Conn, limit: i64) -> Result<i64> {
     .load(conn)
     .await?;
     Ok(<[Numbered]>::first(&rows).map_or(0, |r| r.n))
+}
+
+/// Deletes up to `limit` numbered events that occurred before `before`; returns how many.
+pub async fn purge(conn: &mut Conn, before: DateTime<Utc>, limit: i64) -> Result<usize> {
+    use diesel::sql_types::Timestamptz;
+    diesel::sql_query(
+        "DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events \
+         WHERE occurred_at < $1 AND position IS NOT NULL ORDER BY occurred_at LIMIT $2)",
+    )
+    .bind::<Timestamptz, _>(before)
+    .bind::<Int8, _>(limit)
+    .execute(conn)
+    .await
+    .map_err(Into::into)
 }
 
 /// Who reads the feed.

@@ -17,7 +17,10 @@ pub struct LeadRow {
     pub id: Uuid,
     pub reporter_id: Uuid,
     pub reporter_organization_id: Uuid,
+    /// Where the lead is handled (the registered person's region, else the one reported).
     pub region_code: String,
+    /// The region as reported (all the reporter is shown).
+    pub reported_region_code: String,
     /// The registered person the lead is about (as reported, found by ID number, or registered
     /// when aid was granted).
     pub person_id: Option<Uuid>,

@@ -51,6 +51,18 @@ pub async fn insert(conn: &mut Conn, new: &NewNeed) -> Result<NeedRow> {
         .map_err(Into::into)
 }
 
+/// Row-locks the needs for this transaction, in id order (so that lockers never deadlock).
+pub async fn lock_many(conn: &mut Conn, ids: &[Uuid]) -> Result<()> {
+    needs::table
+        .filter(needs::id.eq_any(ids))
+        .select(needs::id)
+        .order(needs::id.asc())
+        .for_update()
+        .load::<Uuid>(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<NeedRow>> {
     needs::table
         .find(id)

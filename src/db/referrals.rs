@@ -39,6 +39,8 @@ pub struct ReferralRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    /// When the emergency basis began for the case (kept along forwards and re-referrals).
+    pub emergency_since: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(conn: &mut Conn, row: &ReferralRow) -> Result<()> {
@@ -231,13 +233,12 @@ pub async fn lock_overdue(
         .map_err(Into::into)
 }
 
-/// Open referrals on the emergency basis made before `cutoff`, locked for this transaction
-/// (rows another sweeper holds are skipped).
-pub async fn lock_emergency_before(
+/// Open referrals on the emergency basis whose emergency began before `cutoff`: (id, person).
+pub async fn emergency_before(
     conn: &mut Conn,
     cutoff: DateTime<Utc>,
     limit: i64,
-) -> Result<Vec<ReferralRow>> {
+) -> Result<Vec<(Uuid, Uuid)>> {
     referrals::table
         .filter(referrals::legal_basis.eq(LegalBasis::Emergency))
         .filter(referrals::status.eq_any([
@@ -245,15 +246,44 @@ pub async fn lock_emergency_before(
             ReferralStatus::Accepted,
             ReferralStatus::InProgress,
         ]))
-        .filter(referrals::created_at.le(cutoff))
-        .select(ReferralRow::as_select())
-        .order(referrals::created_at.asc())
+        .filter(referrals::emergency_since.le(cutoff))
+        .select((referrals::id, referrals::person_id))
+        .order(referrals::emergency_since.asc())
         .limit(limit)
-        .for_update()
-        .skip_locked()
         .load(conn)
         .await
         .map_err(Into::into)
+}
+
+/// The referral, row-locked for this transaction; `None` if another transaction holds it.
+pub async fn lock_skip(conn: &mut Conn, id: Uuid) -> Result<Option<ReferralRow>> {
+    referrals::table
+        .find(id)
+        .select(ReferralRow::as_select())
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
+/// Whether a referral of the person was cancelled for want of consent (`no_consent`) since `since`.
+pub async fn cancelled_for_no_consent_since(
+    conn: &mut Conn,
+    person_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<bool> {
+    diesel::select(diesel::dsl::exists(
+        referrals::table
+            .filter(referrals::person_id.eq(person_id))
+            .filter(referrals::status.eq(ReferralStatus::Cancelled))
+            .filter(referrals::cancel_reason.eq("no_consent"))
+            .filter(referrals::updated_at.ge(since)),
+    ))
+    .get_result(conn)
+    .await
+    .map_err(Into::into)
 }
 
 /// The person's consent now covers the referral: it rests on consent from here on.

@@ -510,6 +510,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int8,
+        emergency_since -> Nullable<Timestamptz>,
     }
 }
 
@@ -558,6 +559,7 @@ diesel::table! {
         reporter_id -> Uuid,
         reporter_organization_id -> Uuid,
         region_code -> Text,
+        reported_region_code -> Text,
         person_id -> Nullable<Uuid>,
         reported_person_id -> Nullable<Uuid>,
         name -> Nullable<Text>,

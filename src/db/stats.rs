@@ -218,6 +218,8 @@ pub async fn referrals(
            FROM referrals r JOIN persons p ON p.id = r.person_id
            WHERE p.region_code LIKE $1
              AND (r.created_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN $2 AND $3
+             -- A forward continues the case under a new referral: count the case once.
+             AND r.cancel_reason IS DISTINCT FROM 'forwarded'
          ), ra AS (
            SELECT region, count(*) AS referrals,
              count(*) FILTER (WHERE status = 'pending') AS pending,
@@ -330,7 +332,13 @@ pub async fn overdue(
                   r.urgency, r.response_due_at AS due_at,
                   coalesce(r.owner_organization_id, r.target_organization_id) AS responsible_organization_id
            FROM referrals r JOIN persons p ON p.id = r.person_id
-           WHERE r.status = 'pending' AND r.response_due_at < $2 AND p.region_code LIKE $1
+           WHERE p.region_code LIKE $1 AND r.response_due_at < $2
+             AND (r.status = 'pending'
+                  -- Expired (the sweeper's work) and not referred again while a need waits.
+                  OR (r.status = 'expired'
+                      AND NOT EXISTS (SELECT 1 FROM referrals n WHERE n.previous_referral_id = r.id)
+                      AND EXISTS (SELECT 1 FROM needs d WHERE d.id = ANY (r.need_ids)
+                                  AND d.status = 'open')))
            UNION ALL
            SELECT 'feedback', 'referral', r.id, p.region_code, r.urgency, r.feedback_due_at,
                   r.owner_organization_id
@@ -343,7 +351,7 @@ pub async fn overdue(
            WHERE l.status = 'submitted' AND l.acknowledge_due_at < $2 AND l.region_code LIKE $1
            UNION ALL
            SELECT 'emergency_consent', 'referral', r.id, p.region_code, r.urgency,
-                  r.created_at + make_interval(hours => $3::int),
+                  r.emergency_since + make_interval(hours => $3::int),
                   coalesce(r.owner_organization_id, r.target_organization_id)
            FROM referrals r JOIN persons p ON p.id = r.person_id
            WHERE r.legal_basis = 'emergency' AND r.status IN ('pending', 'accepted', 'in_progress')

@@ -226,11 +226,9 @@ pub async fn record_in(
     let e = Event::new("aid_record.created", "aid_record", record.id)
         .region(&person.region_code)
         .organizations([Some(record.organization_id)])
-        .payload(
-            json!({"person_id": record.person_id, "project_id": record.project_id,
+        .payload(json!({"project_id": record.project_id,
                         "referral_id": record.referral_id, "category": record.category,
-                        "form": record.form, "feedback_report_id": report}),
-        );
+                        "form": record.form, "feedback_report_id": report}));
     events::emit(conn, e, now).await?;
     Ok(Recorded { record, flags })
 }

@@ -134,19 +134,23 @@ pub async fn record(
         }
     }
     let ev = audit::by(ctx, caller, "consent.create", "consent", new.id);
-    let caller = caller.clone();
+    let (ctx2, caller) = (ctx.clone(), caller.clone());
     let now = ctx.clock.now();
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             // Checked again in the transaction: the person's region may have changed meanwhile.
-            let person = load_person(conn, person_id).await?;
+            // Locked, as withdrawals and the emergency sweep do, so that a referral waiting
+            // for this consent is adopted, not cancelled, when the two meet.
+            let person = persons::lock(conn, person_id)
+                .await?
+                .ok_or_else(|| Error::not_found("person"))?;
             access::change_person(&caller, &person)?;
             let row = consents::insert(conn, &new).await?;
-            super::referrals::adopt_consents(conn, &caller, person_id, now).await?;
+            super::referrals::adopt_consents(conn, &ctx2, &caller, person_id, now).await?;
             let e = Event::new("consent.given", "consent", row.id)
                 .region(&person.region_code)
                 .organizations([row.recipient_organization_id])
-                .payload(json!({"person_id": person_id, "purposes": row.purposes}));
+                .payload(json!({"purposes": row.purposes}));
             events::emit(conn, e, now).await?;
             audit::append(
                 conn,
@@ -241,8 +245,7 @@ pub async fn withdraw(
                     .await?;
             let e = Event::new("consent.withdrawn", "consent", row.id)
                 .region(&person.region_code)
-                .organizations([row.recipient_organization_id])
-                .payload(json!({"person_id": row.person_id}));
+                .organizations([row.recipient_organization_id]);
             events::emit(conn, e, now).await?;
             audit::append(
                 conn,

@@ -108,11 +108,16 @@ async fn load(conn: &mut Conn, caller: &Caller, id: Uuid) -> Result<(LeadRow, Le
     }
 }
 
-/// The lead's event: the bureaus of its region and the reporting organisation see it.
+/// The lead's event: the bureaus of its region see it, and the reporting charity (a grassroots
+/// worker's organisation may be another region's bureau, which has no business with it).
 async fn announce(conn: &mut Conn, l: &LeadRow, change: &str, now: DateTime<Utc>) -> Result<()> {
+    let charity = crate::db::organizations::find(conn, l.reporter_organization_id)
+        .await?
+        .filter(|o| o.kind.is_charity())
+        .map(|o| o.id);
     let e = Event::new(format!("lead.{change}"), "lead", l.id)
         .region(&l.region_code)
-        .organizations([Some(l.reporter_organization_id)])
+        .organizations([charity])
         .payload(json!({"status": l.status, "outcome": l.outcome, "version": l.version}));
     events::emit(conn, e, now).await
 }
@@ -154,6 +159,7 @@ pub async fn submit(ctx: &Context, caller: &Caller, input: NewLead) -> Result<Le
         id,
         reporter_id: caller.id,
         reporter_organization_id: caller.organization_id,
+        reported_region_code: input.region_code.clone(),
         region_code: input.region_code,
         person_id: None,
         reported_person_id,
@@ -185,22 +191,20 @@ pub async fn submit(ctx: &Context, caller: &Caller, input: NewLead) -> Result<Le
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             if let Some(pid) = row_person.take() {
-                // The person must be of the region reported; a wrong id and a wrong region get
-                // the same answer, so a lead cannot probe where someone lives.
-                let ok = person_rows::region_of(conn, pid)
+                // Handled where the person lives, whatever region the reporter gave: the answer
+                // never depends on the region, so a lead cannot probe where someone lives.
+                let region = person_rows::region_of(conn, pid)
                     .await?
-                    .is_some_and(|r| crate::domain::region::covers(&row.region_code, &r));
-                if !ok {
-                    return Err(Error::field(
-                        "person_id",
-                        "not_found",
-                        "no such person in the region reported",
-                    ));
-                }
+                    .ok_or_else(|| Error::field("person_id", "not_found", "no such person"))?;
+                row.region_code = region;
                 row.person_id = Some(pid);
             } else if let Some(h) = &row.id_number_hash {
-                // Already registered: linked for the bureau (the reporter is not told).
-                row.person_id = person_rows::find_by_id_hash(conn, h).await?.map(|p| p.id);
+                // Already registered in the region reported: linked for the bureau (the
+                // reporter is not told). Registered elsewhere: left to the bureau's assessment.
+                row.person_id = person_rows::find_by_id_hash(conn, h)
+                    .await?
+                    .filter(|p| crate::domain::region::covers(&row.region_code, &p.region_code))
+                    .map(|p| p.id);
             }
             leads::insert(conn, &row).await?;
             announce(conn, &row, "submitted", now).await?;
@@ -270,6 +274,43 @@ pub async fn list(
     Ok(rows.into_iter().map(|r| (r, as_side)).collect())
 }
 
+/// The identifiers a lead carries for someone not yet registered, in clear.
+#[derive(Debug)]
+pub struct Revealed {
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Shows the bureau of the lead's region the ID number and phone a reporter gave, so that it
+/// can reach the person; recorded (with the reason) before anything is shown.
+pub async fn reveal(ctx: &Context, caller: &Caller, id: Uuid, reason: String) -> Result<Revealed> {
+    caller.require_any(&[Role::CivilAffairs])?;
+    let (lead, as_side) = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        load(&mut conn, caller, id).await?
+    };
+    if as_side != LeadSide::Bureau {
+        return Err(bureau_only());
+    }
+    let open = |stored: &Option<String>, field| match stored {
+        Some(s) => super::persons::decrypt(ctx, field, s).map(Some),
+        None => Ok(None),
+    };
+    let shown = Revealed {
+        id_number: open(&lead.id_number_encrypted, Field::IdNumber)?,
+        phone: open(&lead.phone_encrypted, Field::Phone)?,
+    };
+    let ev = audit::by(ctx, caller, "lead.reveal", "lead", id)
+        .reason(Some(reason))
+        .details(json!({"id_number": shown.id_number.is_some(), "phone": shown.phone.is_some()}));
+    audit::record(ctx, ev).await?;
+    Ok(shown)
+}
+
+fn bureau_only() -> Error {
+    Error::forbidden("only civil-affairs staff of the lead's region answer it")
+}
+
 fn illegal(from: LeadStatus, to: LeadStatus) -> Error {
     Error::conflict(
         "illegal_transition",
@@ -290,9 +331,7 @@ async fn step(
 ) -> Result<(LeadRow, LeadRow)> {
     let (current, s) = load(conn, caller, id).await?;
     if s != LeadSide::Bureau {
-        return Err(Error::forbidden(
-            "only civil-affairs staff of the lead's region answer it",
-        ));
+        return Err(bureau_only());
     }
     if !can_transition(current.status, to) {
         return Err(illegal(current.status, to));
@@ -354,10 +393,13 @@ pub async fn close(
     caller.require_any(&[Role::CivilAffairs])?;
     let now = ctx.clock.now();
     // Who the aid would be for, known before the transaction for the conflict check.
-    let (lead, _) = {
+    let (lead, as_side) = {
         let mut conn = crate::db::connect(&ctx.pool).await?;
         load(&mut conn, caller, id).await?
     };
+    if as_side != LeadSide::Bureau {
+        return Err(bureau_only());
+    }
     let mut registration = None;
     if let Closing::AidGranted { id_number, .. } = &closing {
         let hash = match (lead.person_id, id_number, &lead.id_number_hash) {
@@ -428,8 +470,12 @@ pub async fn close(
             if !can_transition(locked.status, LeadStatus::Closed) {
                 return Err(illegal(locked.status, LeadStatus::Closed));
             }
+            if side(&caller, &locked) != Some(LeadSide::Bureau) {
+                return Err(bureau_only());
+            }
             let mut person_id = locked.person_id;
             let mut aid_id = None;
+            let mut aid_region = None;
             let mut registered = None;
             match &closing {
                 Closing::AidGranted { aid, .. } => {
@@ -451,6 +497,13 @@ pub async fn close(
                         });
                     }
                     let pid = person_id.ok_or_else(|| Error::internal("no person to grant aid"))?;
+                    // Aid is granted by the bureau of the person's region, as for any record of
+                    // government aid (the person may have moved since the lead).
+                    let person = person_rows::lock(conn, pid)
+                        .await?
+                        .ok_or_else(|| Error::not_found("person"))?;
+                    crate::service::access::change_person(&caller, &person)?;
+                    aid_region = Some(person.region_code);
                     let row = person_rows::insert_government_aid(
                         conn,
                         &NewGovernmentAid {
@@ -500,10 +553,10 @@ pub async fn close(
                 let e = Event::new("person.created", "person", pid).region(&row.region_code);
                 events::emit(conn, e, now).await?;
             }
-            if let (Some(aid), Some(pid)) = (aid_id, row.person_id) {
+            if let (Some(aid), Some(region)) = (aid_id, &aid_region) {
                 let e = Event::new("government_aid.recorded", "government_aid", aid)
-                    .region(&row.region_code)
-                    .payload(json!({"person_id": pid, "lead_id": row.id}));
+                    .region(region)
+                    .payload(json!({"lead_id": row.id}));
                 events::emit(conn, e, now).await?;
             }
             announce(conn, &row, "closed", now).await?;

@@ -58,7 +58,7 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewNeedInput) -> Resu
             .await?;
             let e = Event::new("need.created", "need", row.id)
                 .region(&row.region_code)
-                .payload(json!({"person_id": row.person_id, "category": row.category, "urgency": row.urgency}));
+                .payload(json!({"category": row.category, "urgency": row.urgency}));
             events::emit(conn, e, now).await?;
             Ok(row)
         })
@@ -144,7 +144,7 @@ pub async fn change_status(
             .await?;
             let e = Event::new(format!("need.{to}"), "need", row.id)
                 .region(&row.region_code)
-                .payload(json!({"person_id": row.person_id, "from": from, "status": to}));
+                .payload(json!({"from": from, "status": to}));
             events::emit(conn, e, now).await?;
             Ok(row)
         })

@@ -502,7 +502,7 @@ pub async fn record_government_aid(
             let row = persons::insert_government_aid(conn, &new).await?;
             let e = Event::new("government_aid.recorded", "government_aid", row.id)
                 .region(&person.region_code)
-                .payload(json!({"person_id": person_id, "programme": row.programme}));
+                .payload(json!({"programme": row.programme}));
             events::emit(conn, e, now).await?;
             audit::append(
                 conn,

@@ -143,12 +143,19 @@ async fn move_needs(
             stuck.push(*id);
             continue;
         };
-        if n.status != from
-            || needs::set_status(conn, n.id, from, to, now, n.version)
-                .await?
-                .is_none()
-        {
-            stuck.push(n.id);
+        let moved = if n.status == from {
+            needs::set_status(conn, n.id, from, to, now, n.version).await?
+        } else {
+            None
+        };
+        match moved {
+            Some(row) => {
+                let e = Event::new(format!("need.{to}"), "need", row.id)
+                    .region(&row.region_code)
+                    .payload(json!({"from": from, "status": to, "version": row.version}));
+                events::emit(conn, e, now).await?;
+            }
+            None => stuck.push(n.id),
         }
     }
     Ok(stuck)
@@ -162,6 +169,9 @@ async fn release_needs(
     to: NeedStatus,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    // Locked first (in id order), so that two referrals sharing a need and ending at once
+    // see each other's end: the later one releases it.
+    needs::lock_many(conn, &r.need_ids).await?;
     let held = referrals::needs_held_elsewhere(conn, r).await?;
     let free: Vec<Uuid> = r
         .need_ids
@@ -189,10 +199,11 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
                 .ok_or_else(|| Error::not_found("person"))?;
             access::change_person(&caller, &person)?;
             let mut errors = Vec::new();
+            let mut emergency_since = None;
             if let Some(prev) = input.previous_referral_id {
                 // A re-referral follows one of this bureau's attempts for the same person that
                 // ended without an answer or was declined.
-                let ok = referrals::find(conn, prev).await?.is_some_and(|p| {
+                let previous = referrals::find(conn, prev).await?.filter(|p| {
                     p.person_id == person.id
                         && p.referring_organization_id == caller.organization_id
                         && matches!(
@@ -200,7 +211,9 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
                             ReferralStatus::Declined | ReferralStatus::Expired
                         )
                 });
-                if !ok {
+                // The time allowed to obtain consent runs from the first emergency attempt.
+                emergency_since = previous.as_ref().and_then(|p| p.emergency_since);
+                if previous.is_none() {
                     errors.push(FieldError::new(
                         "previous_referral_id",
                         "not_a_previous_attempt",
@@ -265,6 +278,20 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
                     ))
                 }
             };
+            if legal_basis == LegalBasis::Emergency
+                && referrals::cancelled_for_no_consent_since(
+                    conn,
+                    person.id,
+                    now - chrono::Duration::days(30),
+                )
+                .await?
+            {
+                // Referring again must not restart the time allowed to obtain consent.
+                return Err(Error::unprocessable(
+                    "consent_required",
+                    "an emergency referral of this person was cancelled in the last 30 days because no consent was recorded; record the person's consent",
+                ));
+            }
             let stuck = move_needs(conn, &input.need_ids, NeedStatus::Open, NeedStatus::Referred, now).await?;
             if !stuck.is_empty() {
                 return Err(Error::conflict(
@@ -305,6 +332,8 @@ pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Resul
                 created_at: now,
                 updated_at: now,
                 version: 1,
+                emergency_since: (legal_basis == LegalBasis::Emergency)
+                    .then(|| emergency_since.unwrap_or(now)),
             };
             referrals::insert(conn, &row).await?;
             referrals::add_history(conn, &history(&row, None, &caller, None, now)).await?;
@@ -783,6 +812,7 @@ async fn covered_now(
 /// supervision list).
 pub async fn adopt_consents(
     conn: &mut Conn,
+    ctx: &Context,
     caller: &Caller,
     person_id: Uuid,
     now: DateTime<Utc>,
@@ -806,6 +836,8 @@ pub async fn adopt_consents(
             )
             .await?;
             announce(conn, &row, "consent_recorded", now).await?;
+            let ev = audit::by(ctx, caller, "referral.consent_recorded", "referral", row.id);
+            audit::append(conn, ev.details(json!({"legal_basis": "consent"}))).await?;
             adopted.push(row.id);
         }
     }
@@ -813,77 +845,111 @@ pub async fn adopt_consents(
 }
 
 /// Ends referrals made on the emergency basis that still have no consent after the configured
-/// time (reason `no_consent`), or moves them onto the consent recorded meanwhile. Safe with
-/// several servers (SKIP LOCKED).
+/// time (reason `no_consent`, counted from the first emergency attempt of the case), or moves
+/// them onto the consent recorded meanwhile. Each in its own transaction that locks the person
+/// first (as consent recording and withdrawal do), then the referral with SKIP LOCKED: safe with
+/// several servers, and one referral that fails does not hold back the others.
 pub async fn cancel_unconsented(ctx: &Context) -> Result<usize> {
     let now = ctx.clock.now();
     let cutoff = now - ctx.config.deadlines.emergency_consent;
-    let ctx2 = ctx.clone();
-    transaction(&ctx.pool, |conn| {
-        Box::pin(async move {
-            let due = referrals::lock_emergency_before(conn, cutoff, 100).await?;
-            let mut cancelled = 0;
-            for r in &due {
-                let facts: Vec<_> = access::consent_facts(conn, r.person_id).await?;
-                let system = |note: &str, row: &ReferralRow| HistoryRow {
-                    id: Uuid::now_v7(),
-                    referral_id: row.id,
-                    from_status: Some(r.status),
-                    to_status: row.status,
-                    actor_id: None,
-                    actor_organization_id: None,
-                    note: Some(note.into()),
-                    at: now,
-                };
-                if covered_now(conn, r, &facts, now).await? {
-                    if let Some(row) = referrals::adopt_consent(conn, r, now).await? {
-                        referrals::add_history(conn, &system("consent recorded", &row)).await?;
-                        announce(conn, &row, "consent_recorded", now).await?;
-                    }
-                    continue;
-                }
-                let t = Transition {
-                    cancel_reason: Some("no_consent".into()),
-                    ..Transition::default()
-                };
-                let Some(row) =
-                    referrals::transition(conn, r, ReferralStatus::Cancelled, &t, now).await?
-                else {
-                    continue;
-                };
-                release_needs(conn, &row, NeedStatus::Open, now).await?;
-                if let Some(pid) = row.project_id {
-                    projects::release_place(conn, pid, row.person_id).await?;
-                }
-                referrals::add_history(
-                    conn,
-                    &system(
-                        "no consent recorded in time after an emergency referral",
-                        &row,
-                    ),
-                )
-                .await?;
-                announce(conn, &row, "cancelled", now).await?;
-                let ev = audit::anonymous(
-                    &ctx2,
-                    "system",
-                    &super::RequestMeta::default(),
-                    "referral.cancelled",
-                    "referral",
-                    Some(row.id),
-                )
-                .reason(Some("no_consent".into()));
-                audit::append(
-                    conn,
-                    ev.details(json!({"from": r.status.as_str(), "to": "cancelled"})),
-                )
-                .await?;
-                cancelled += 1;
-            }
-            Ok(cancelled)
+    let due = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        referrals::emergency_before(&mut conn, cutoff, 100).await?
+    };
+    let mut cancelled = 0;
+    for (id, person_id) in due {
+        let c = ctx.clone();
+        let one = transaction(&ctx.pool, move |conn| {
+            Box::pin(async move { settle_emergency(conn, &c, id, person_id, cutoff, now).await })
         })
-    })
-    .await
+        .await;
+        match one {
+            Ok(true) => cancelled += 1,
+            Ok(false) => {}
+            Err(e) => log::warn!("emergency referral {id} not settled: {e}"),
+        }
+    }
+    Ok(cancelled)
+}
+
+/// One emergency referral past its time: onto the consent if one now covers it, else cancelled.
+/// Returns whether it was cancelled.
+async fn settle_emergency(
+    conn: &mut Conn,
+    ctx: &Context,
+    id: Uuid,
+    person_id: Uuid,
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    persons::lock(conn, person_id).await?;
+    let Some(r) = referrals::lock_skip(conn, id).await? else {
+        return Ok(false);
+    };
+    let still_due = r.legal_basis == LegalBasis::Emergency
+        && !is_final(r.status)
+        && r.emergency_since.is_some_and(|s| s <= cutoff);
+    if !still_due {
+        return Ok(false);
+    }
+    let system = |note: &str, row: &ReferralRow| HistoryRow {
+        id: Uuid::now_v7(),
+        referral_id: row.id,
+        from_status: Some(r.status),
+        to_status: row.status,
+        actor_id: None,
+        actor_organization_id: None,
+        note: Some(note.into()),
+        at: now,
+    };
+    let audit_system = |action: &str, row: &ReferralRow| {
+        audit::anonymous(
+            ctx,
+            "system",
+            &super::RequestMeta::default(),
+            action,
+            "referral",
+            Some(row.id),
+        )
+    };
+    let facts: Vec<_> = access::consent_facts(conn, r.person_id).await?;
+    if covered_now(conn, &r, &facts, now).await? {
+        if let Some(row) = referrals::adopt_consent(conn, &r, now).await? {
+            referrals::add_history(conn, &system("consent recorded", &row)).await?;
+            announce(conn, &row, "consent_recorded", now).await?;
+            let ev = audit_system("referral.consent_recorded", &row);
+            audit::append(conn, ev.details(json!({"legal_basis": "consent"}))).await?;
+        }
+        return Ok(false);
+    }
+    let t = Transition {
+        cancel_reason: Some("no_consent".into()),
+        ..Transition::default()
+    };
+    let Some(row) = referrals::transition(conn, &r, ReferralStatus::Cancelled, &t, now).await?
+    else {
+        return Ok(false);
+    };
+    release_needs(conn, &row, NeedStatus::Open, now).await?;
+    if let Some(pid) = row.project_id {
+        projects::release_place(conn, pid, row.person_id).await?;
+    }
+    referrals::add_history(
+        conn,
+        &system(
+            "no consent recorded in time after an emergency referral",
+            &row,
+        ),
+    )
+    .await?;
+    announce(conn, &row, "cancelled", now).await?;
+    let ev = audit_system("referral.cancelled", &row).reason(Some("no_consent".into()));
+    audit::append(
+        conn,
+        ev.details(json!({"from": r.status.as_str(), "to": "cancelled"})),
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Runs the expiry sweep about every 30 seconds until the process ends.

@@ -65,6 +65,7 @@ async fn each_organisation_sees_its_own_events_in_order_without_personal_data() 
             "person.created",
             "need.created",
             "consent.given",
+            "need.referred",
             "referral.created",
             "referral.accepted"
         ]
@@ -76,7 +77,7 @@ async fn each_organisation_sees_its_own_events_in_order_without_personal_data() 
         .map(|e| e["cursor"].as_str().unwrap().parse().unwrap())
         .collect();
     assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
-    let accepted = &all["items"][4];
+    let accepted = &all["items"][5];
     assert_eq!(
         (
             accepted["entity_type"].as_str(),
@@ -97,7 +98,22 @@ async fn each_organisation_sees_its_own_events_in_order_without_personal_data() 
         ["consent.given", "referral.created", "referral.accepted"]
     );
     assert!(types(&feed(&app, &edu, "0").await).is_empty());
-    assert_eq!(types(&feed(&app, &auditor, "0").await).len(), 5);
+    assert_eq!(types(&feed(&app, &auditor, "0").await).len(), 6);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'events.read'")
+            .await,
+        1,
+        "an auditor's read of the whole feed is recorded"
+    );
+    // Only the person's own events name the person.
+    for e in all["items"].as_array().unwrap() {
+        if e["entity_type"] != "person" {
+            assert!(
+                !e.to_string().contains(&person),
+                "{e} ties a change to the person"
+            );
+        }
+    }
     problem(app.get("/api/v1/events", Some(&grid)).await, 403).await;
 
     // Continuing from the cursor gives only what is new; nothing new keeps the cursor.
@@ -160,4 +176,34 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
         .await
         .is_err());
     assert!(app.exec("DELETE FROM outbox_events").await.is_err());
+}
+
+#[tokio::test]
+async fn events_older_than_the_retention_are_purged_and_recent_ones_cannot_be() {
+    let app = spawn_app().await;
+    let insert = |n: &str, age: &str| {
+        format!(
+            "INSERT INTO outbox_events (id, event_type, entity_type, entity_id, payload, occurred_at) \
+             VALUES (gen_random_uuid(), 'test.{n}', 'test', gen_random_uuid(), '{{}}', now() - interval '{age}')"
+        )
+    };
+    app.exec(&insert("old", "200 days")).await.unwrap();
+    app.exec(&insert("recent", "10 days")).await.unwrap();
+    let ctx = app.service_context();
+    aidbridge::service::events::relay(&ctx).await.unwrap();
+    // Relative to the server's clock, which the test leaves at the real time.
+    assert_eq!(aidbridge::service::events::purge(&ctx).await.unwrap(), 1);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM outbox_events WHERE event_type = 'test.old'")
+            .await,
+        0
+    );
+    assert!(app
+        .exec("DELETE FROM outbox_events WHERE event_type = 'test.recent'")
+        .await
+        .is_err());
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM outbox_events").await,
+        1
+    );
 }

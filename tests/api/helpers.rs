@@ -220,6 +220,7 @@ pub fn test_config(db_url: &str) -> Config {
         metrics_token: None,
         trusted_proxies: Vec::new(),
         deadlines: Default::default(),
+        event_retention_days: 180,
         demo: false,
     }
 }

@@ -230,10 +230,23 @@ async fn outcomes_carry_their_own_fields_and_a_lead_names_a_person_only_in_its_r
         json!({"person_id": pid, "region_code": region, "person_agreed": true,
                                         "need_categories": ["education"]})
     };
-    // A wrong region answers like a wrong id: a lead cannot find where someone lives.
+    // Whatever region the reporter gives, the lead goes to the person's own bureau, and the
+    // answer is the same: a lead cannot probe where someone lives.
+    let elsewhere = report(&app, &edu, &about("230103")).await;
+    assert_eq!(elsewhere["reported"]["region_code"], "230103");
+    assert!(elsewhere.get("region_code").is_none(), "{elsewhere}");
+    let handled: Value = app
+        .get(
+            &format!("/api/v1/leads/{}", elsewhere["id"].as_str().unwrap()),
+            Some(&daoli),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(handled["region_code"], "230102001");
     let p = problem(
-        app.post("/api/v1/leads", Some(&edu), &about("230103"))
-            .await,
+        app.post("/api/v1/leads", Some(&edu), &json!({"person_id": uuid::Uuid::now_v7(), "region_code": "230102", "person_agreed": true})).await,
         422,
     )
     .await;
@@ -313,6 +326,10 @@ async fn outcomes_carry_their_own_fields_and_a_lead_names_a_person_only_in_its_r
         ),
         (
             json!({"person": {"name": "李四"}, "region_code": "999999", "person_agreed": true}),
+            "region_code",
+        ),
+        (
+            json!({"person": {"name": "李四"}, "region_code": "2301", "person_agreed": true}),
             "region_code",
         ),
         (
@@ -420,4 +437,103 @@ async fn granting_aid_to_a_declared_relative_is_refused_and_recorded() {
     // Someone else with the region in scope may act.
     let harbin = app.token("harbin.ca").await;
     assert_eq!(app.post(&path, Some(&harbin), &body).await.status(), 200);
+}
+
+#[tokio::test]
+async fn aid_from_a_lead_goes_only_to_people_of_the_bureaus_region() {
+    let app = spawn_app().await;
+    let grid = app.token("grid.worker").await;
+    let daoli = app.token("daoli.ca").await;
+    let harbin = app.token("harbin.ca").await;
+    // Someone registered in another district: a lead giving their number is not linked to them.
+    let elsewhere_id = resident_id("23010319800202003");
+    app.register_person(&harbin, &person_body(&elsewhere_id, "230103001"))
+        .await;
+    let lead = report(&app, &grid, &unregistered(Some(&elsewhere_id))).await;
+    let path = format!("/api/v1/leads/{}", lead["id"].as_str().unwrap());
+    let seen: Value = app.get(&path, Some(&daoli)).await.json().await.unwrap();
+    assert!(seen.get("person_id").is_none(), "{seen}");
+    let p = problem(
+        app.post(
+            &format!("{path}/close"),
+            Some(&daoli),
+            &json!({"outcome": "aid_granted", "aid": aid()}),
+        )
+        .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "already_registered");
+
+    // A person who moved away after the lead: their new bureau grants aid, not this one.
+    let person = app
+        .register_person(
+            &daoli,
+            &person_body(&resident_id("23010219900307001"), "230102001"),
+        )
+        .await;
+    let pid = person["id"].as_str().unwrap();
+    let lead = report(
+        &app,
+        &grid,
+        &json!({"person_id": pid, "region_code": "230102", "person_agreed": true}),
+    )
+    .await;
+    let res = app
+        .patch(
+            &format!("/api/v1/persons/{pid}"),
+            Some(&harbin),
+            &json!({"region_code": "230103001", "reason": "迁居"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let close = format!("/api/v1/leads/{}/close", lead["id"].as_str().unwrap());
+    problem(
+        app.post(
+            &close,
+            Some(&daoli),
+            &json!({"outcome": "aid_granted", "aid": aid()}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM government_aid_records")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_bureau_reveals_a_leads_identifiers_to_reach_the_person_on_the_record() {
+    let app = spawn_app().await;
+    let grid = app.token("grid.worker").await;
+    let daoli = app.token("daoli.ca").await;
+    let edu = app.token("charity.edu").await;
+    let id_number = resident_id("23010219500101002");
+    let lead = report(&app, &grid, &unregistered(Some(&id_number))).await;
+    let path = format!("/api/v1/leads/{}/reveal", lead["id"].as_str().unwrap());
+    let why = json!({"reason": "电话核实"});
+    let shown: Value = app
+        .post(&path, Some(&daoli), &why)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (shown["id_number"].as_str(), shown["phone"].as_str()),
+        (Some(id_number.as_str()), Some("13912345678"))
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'lead.reveal' AND reason = '电话核实'").await,
+        1
+    );
+    problem(app.post(&path, Some(&grid), &why).await, 403).await;
+    problem(app.post(&path, Some(&edu), &why).await, 403).await;
+    problem(
+        app.post(&path, Some(&daoli), &json!({"reason": " "})).await,
+        422,
+    )
+    .await;
 }

@@ -1007,3 +1007,82 @@ async fn a_lapsed_consent_stops_the_accept_and_an_ended_referral_leaves_a_re_ref
     assert_eq!(res.status(), 200);
     assert_eq!(need_status(&app, &need).await, "referred");
 }
+
+#[tokio::test]
+async fn referring_again_does_not_restart_the_time_to_obtain_consent() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let care = app.token("charity.care").await;
+    let care_org = app.org_id("哈尔滨市道里区关爱服务中心").await;
+    let (person, need) = person_with_need(&app, "23010219900307001").await;
+    let emergency = |previous: Option<&str>| {
+        let mut b = json!({"person_id": person, "need_ids": [need], "target": {"organization_id": care_org},
+                           "urgency": "emergency", "emergency_justification": "高烧昏迷，独居"});
+        if let Some(p) = previous {
+            b["previous_referral_id"] = json!(p);
+        }
+        b
+    };
+    let first: Value = app
+        .post("/api/v1/referrals", Some(&daoli), &emergency(None))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = first["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post(
+            &format!("/api/v1/referrals/{first}/decline"),
+            Some(&care),
+            &json!({"reason": "no_capacity"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // Two days on, the bureau refers again: the time runs from the first attempt.
+    app.clock.advance(chrono::Duration::hours(48));
+    let daoli = app.token("daoli.ca").await;
+    let second: Value = app
+        .post("/api/v1/referrals", Some(&daoli), &emergency(Some(&first)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = second["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM referrals a JOIN referrals b ON a.emergency_since = b.emergency_since \
+             WHERE a.id = '{first}' AND b.id = '{second}'"
+        ))
+        .await,
+        1
+    );
+    app.clock.advance(chrono::Duration::hours(25));
+    let ctx = app.service_context();
+    assert_eq!(
+        aidbridge::service::referrals::cancel_unconsented(&ctx)
+            .await
+            .unwrap(),
+        1
+    );
+    // And a fresh emergency referral right after is refused: record the consent instead.
+    let daoli = app.token("daoli.ca").await;
+    let p = problem(
+        app.post("/api/v1/referrals", Some(&daoli), &emergency(None))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["code"], "consent_required");
+    consent_for(&app, &person, &care_org, json!(["referral"])).await;
+    let mut with_consent = emergency(None);
+    with_consent
+        .as_object_mut()
+        .unwrap()
+        .remove("emergency_justification");
+    assert_eq!(
+        app.post("/api/v1/referrals", Some(&daoli), &with_consent)
+            .await
+            .status(),
+        201
+    );
+}

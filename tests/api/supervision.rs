@@ -261,6 +261,36 @@ async fn overdue_lists_and_referral_statistics_follow_the_data() {
         (1, json!(true))
     );
 
+    // Once the sweeper has expired the unanswered ones they stay on the list while their needs
+    // wait, until the bureau refers again.
+    let ctx = app.service_context();
+    assert_eq!(
+        aidbridge::service::referrals::expire_overdue(&ctx)
+            .await
+            .unwrap(),
+        2
+    );
+    let list: Value = app
+        .get("/api/v1/supervision/overdue", Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // The expired emergency referral no longer waits for consent.
+    expected.retain(|(kind, _)| kind != "emergency_consent");
+    assert_eq!(kinds(&list), expected);
+    let again = json!({"person_id": people[2].0, "need_ids": [people[2].1], "target": {"organization_id": care_org},
+                       "urgency": "emergency", "previous_referral_id": r3});
+    let r5 = refer(&app, &daoli, again).await;
+    let list: Value = app
+        .get("/api/v1/supervision/overdue", Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!kinds(&list).contains(&("response".to_owned(), r3.clone())));
+    assert!(!kinds(&list).iter().any(|(_, id)| *id == r5));
+
     // The referral list's filters.
     let list = |q: &str| {
         let (app, daoli) = (&app, &daoli);
@@ -279,13 +309,18 @@ async fn overdue_lists_and_referral_statistics_follow_the_data() {
     };
     assert_eq!(
         list("overdue=true").await,
-        sorted(vec![r1.clone(), r3.clone(), r4.clone()])
+        vec![r1.clone()],
+        "past a deadline now (the expired ones have ended)"
     );
     assert_eq!(
         list("urgency=emergency").await,
+        sorted(vec![r3.clone(), r4.clone(), r5.clone()])
+    );
+    assert_eq!(list("region=230102001").await.len(), 5);
+    assert_eq!(
+        list("status=expired").await,
         sorted(vec![r3.clone(), r4.clone()])
     );
-    assert_eq!(list("region=230102001").await.len(), 4);
     assert!(list("region=230103").await.is_empty());
     assert_eq!(list("status=declined").await, vec![r2.clone()]);
     let care = app.token("charity.care").await;
@@ -310,7 +345,7 @@ async fn overdue_lists_and_referral_statistics_follow_the_data() {
             .as_array()
             .unwrap()
             .len(),
-        3
+        1
     );
 
     // Who may look: auditors anywhere (recorded); charities not at all.
@@ -321,7 +356,11 @@ async fn overdue_lists_and_referral_statistics_follow_the_data() {
         .json()
         .await
         .unwrap();
-    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        all["items"].as_array().unwrap().len(),
+        3,
+        "feedback r1, lead l1, response r4"
+    );
     assert_eq!(
         app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'supervision.overdue'")
             .await,

@@ -29,12 +29,15 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_lead)
         .service(acknowledge_lead)
         .service(assess_lead)
-        .service(close_lead);
+        .service(close_lead)
+        .service(reveal_lead);
 }
 
 /// The person as the reporter gave them (identifiers masked).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportedPerson {
+    /// Where the reporter said the person lives.
+    pub region_code: String,
     /// The registered person the reporter named.
     pub person_id: Option<Uuid>,
     pub name: Option<String>,
@@ -47,7 +50,10 @@ pub struct ReportedPerson {
 pub struct Lead {
     pub id: Uuid,
     pub status: LeadStatus,
-    pub region_code: String,
+    /// For the bureau and auditors only: where the lead is handled (a registered person's
+    /// region, else the one reported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_code: Option<String>,
     pub reported: ReportedPerson,
     pub person_agreed: bool,
     pub suspected_programmes: Vec<Programme>,
@@ -82,8 +88,9 @@ impl Lead {
         Self {
             id: r.id,
             status: r.status,
-            region_code: r.region_code,
+            region_code: Some(r.region_code).filter(|_| inner),
             reported: ReportedPerson {
+                region_code: r.reported_region_code,
                 person_id: r.reported_person_id,
                 name: r.name,
                 id_number: r.id_number_masked,
@@ -175,15 +182,27 @@ async fn create_lead(
     let today = crate::domain::time::local_date(state.ctx.clock.now());
     check_free_text("description", b.description.as_deref(), &mut errors);
     check_not_blank("description", b.description.as_deref(), &mut errors);
-    let region = RegionCode::parse(&b.region_code)
-        .map_err(|e| {
+    let region = match RegionCode::parse(&b.region_code) {
+        // The bureau that answers is a county's (区县) or below: a coarser region would reach
+        // nobody's queue.
+        Ok(code) if code.as_str().len() < 6 => {
+            errors.push(FieldError::new(
+                "region_code",
+                "too_coarse",
+                "give the region down to the county (6 digits) or finer",
+            ));
+            None
+        }
+        Ok(code) => Some(code),
+        Err(e) => {
             errors.push(FieldError::new(
                 "region_code",
                 "invalid_region_code",
                 e.to_string(),
-            ))
-        })
-        .ok();
+            ));
+            None
+        }
+    };
     let subject = match (b.person_id, b.person) {
         (Some(id), None) => Some(Subject::Person(id)),
         (None, Some(p)) => {
@@ -487,4 +506,50 @@ async fn close_lead(
         row.version,
         &Lead::of(row, LeadSide::Bureau),
     ))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "电话核实线索"}))]
+pub struct RevealLead {
+    /// Why (kept in the audit trail).
+    #[validate(length(min = 1, max = 500))]
+    pub reason: String,
+}
+
+/// The identifiers as reported, in clear.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevealedLead {
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Reveal the ID number and phone a reporter gave for someone not yet registered (查看线索联系
+/// 方式): civil-affairs staff of the lead's region, to reach the person; recorded with the reason.
+#[utoipa::path(
+    tag = "leads",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Lead id")),
+    request_body = RevealLead,
+    responses(
+        (status = 200, description = "The identifiers as reported", body = RevealedLead),
+        (status = 404, description = "No such lead within the caller's reach"),
+    )
+)]
+#[post("/leads/{id}/reveal")]
+async fn reveal_lead(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let (b, mut errors) = body.parse::<RevealLead>()?;
+    check_not_blank("reason", Some(&b.reason), &mut errors);
+    check_free_text("reason", Some(&b.reason), &mut errors);
+    ApiError::check(errors)?;
+    let shown = leads::reveal(&state.ctx, &caller, id.into_inner(), b.reason).await?;
+    Ok(HttpResponse::Ok().json(RevealedLead {
+        id_number: shown.id_number,
+        phone: shown.phone,
+    }))
 }

@@ -425,7 +425,8 @@ pub struct OverdueQuery {
 /// One thing past its deadline.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OverdueItem {
-    /// `response` (a referral not answered in time), `feedback` (accepted, outcome not reported
+    /// `response` (a referral not answered in time: still pending, or expired and not yet
+    /// referred again while a need of it waits), `feedback` (accepted, outcome not reported
     /// in time), `lead_acknowledgement`, or `emergency_consent` (a referral on the emergency
     /// basis still without the person's consent; `due_at` is when it will be cancelled).
     pub kind: String,
