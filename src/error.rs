@@ -252,6 +252,18 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
         "使用该 Idempotency-Key 的首个请求仍在处理，请稍后重试",
     ),
     (
+        "already_ended",
+        409,
+        "the subscription has already ended",
+        "该订阅已终止",
+    ),
+    (
+        "already_pending",
+        409,
+        "the delivery is still waiting to be made (or does not exist)",
+        "该投递仍在等待发送（或不存在）",
+    ),
+    (
         "internal_error",
         500,
         "an unexpected error; logged with the request id, no internals shown",

@@ -18,6 +18,8 @@ pub enum Field {
     GuardianIdNumber,
     /// An answer kept for an idempotent retry (it may carry personal data).
     StoredResponse,
+    /// A webhook subscription's signing secret.
+    WebhookSecret,
 }
 
 impl Field {
@@ -27,6 +29,7 @@ impl Field {
             Field::Phone => b"aidbridge:phone",
             Field::GuardianIdNumber => b"aidbridge:guardian_id_number",
             Field::StoredResponse => b"aidbridge:stored_response",
+            Field::WebhookSecret => b"aidbridge:webhook_secret",
         }
     }
 }

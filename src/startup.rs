@@ -169,6 +169,7 @@ impl Application {
             tokio::spawn(crate::service::referrals::run_expiry(state.ctx.clone()));
             tokio::spawn(crate::service::events::run_relay(state.ctx.clone()));
             tokio::spawn(crate::service::idempotency::run_sweeper(state.ctx.clone()));
+            tokio::spawn(crate::service::webhooks::run_sender(state.ctx.clone()));
         }
         let keys = web::Data::new(keys);
         let server = HttpServer::new(move || {

@@ -8,8 +8,11 @@
 //! committed before, and the relay's own commit makes a whole batch visible at once: the set of
 //! positioned events only ever grows at its end. A transaction that commits late (whatever its
 //! ids) is numbered by a later relay run, after everything already in the feed. Within one batch
-//! (transactions that committed between two relay runs) events follow their ids, which are
-//! time-ordered UUIDs.
+//! (transactions that committed between two relay runs, at most about a second apart) events
+//! follow their ids, time-ordered UUIDs made by the writing instance: with several instances
+//! whose clocks differ, two changes of one record within a second may be listed in the other
+//! order; records that change often (referrals, leads, projects, needs) carry their `version`
+//! in the payload for that reason.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -118,15 +121,27 @@ pub enum Audience {
     Organization(Uuid),
 }
 
-/// Numbered events after `after`, in feed order, that `who` may see.
+/// The highest position given so far (0 before any).
+pub async fn top(conn: &mut Conn) -> Result<i64> {
+    let top: Option<i64> = outbox_events::table
+        .select(diesel::dsl::max(outbox_events::position))
+        .first(conn)
+        .await?;
+    Ok(top.unwrap_or(0))
+}
+
+/// Numbered events after `after` (and up to `upto`, when given), in feed order, that `who` may
+/// see.
 pub async fn feed(
     conn: &mut Conn,
     who: &Audience,
     after: i64,
+    upto: Option<i64>,
     limit: i64,
 ) -> Result<Vec<EventRow>> {
     let mut q = outbox_events::table
         .filter(outbox_events::position.gt(after))
+        .filter(outbox_events::position.le(upto.unwrap_or(i64::MAX)))
         .select(EventRow::as_select())
         .order(outbox_events::position.asc())
         .limit(limit)

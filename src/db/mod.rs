@@ -26,6 +26,7 @@ pub mod stats;
 pub mod throttle;
 pub mod types;
 pub mod users;
+pub mod webhooks;
 
 pub use error::{Error, Result};
 

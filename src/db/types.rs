@@ -21,6 +21,7 @@ use crate::domain::project::{AidForm, ProjectStatus};
 use crate::domain::referral::{DeclineReason, LegalBasis, ReferralStatus};
 use crate::domain::resident_id::Sex;
 use crate::domain::role::Role;
+use crate::domain::webhook::DeliveryStatus;
 
 macro_rules! text_column {
     ($($ty:ty),+ $(,)?) => {$(
@@ -106,4 +107,5 @@ text_column!(
     DeclineReason,
     LeadStatus,
     LeadOutcome,
+    DeliveryStatus,
 );

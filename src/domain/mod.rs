@@ -49,3 +49,4 @@ pub mod resident_id;
 pub mod role;
 pub mod time;
 pub mod uscc;
+pub mod webhook;

@@ -146,23 +146,29 @@ pub async fn run_relay(ctx: Context) {
     }
 }
 
+/// Whose events the caller sees: auditors all, a bureau its region's and its own, a charity its
+/// own; nobody else.
+pub fn audience(caller: &Caller) -> Result<Audience> {
+    if caller.has(Role::Auditor) {
+        Ok(Audience::All)
+    } else if caller.has(Role::CivilAffairs) {
+        Ok(Audience::Region {
+            prefix: caller.region.as_str().to_owned(),
+            organization_id: caller.organization_id,
+        })
+    } else if caller.has(Role::Charity) {
+        Ok(Audience::Organization(caller.organization_id))
+    } else {
+        Err(Error::forbidden(
+            "the event feed is for bureaus, charities and auditors",
+        ))
+    }
+}
+
 /// The events after `after` the caller's organisation may see: auditors all; a bureau its
 /// region's and its own; a charity its referrals, leads, projects and the like.
 pub async fn feed(ctx: &Context, caller: &Caller, after: i64, limit: i64) -> Result<Vec<EventRow>> {
-    let who = if caller.has(Role::Auditor) {
-        Audience::All
-    } else if caller.has(Role::CivilAffairs) {
-        Audience::Region {
-            prefix: caller.region.as_str().to_owned(),
-            organization_id: caller.organization_id,
-        }
-    } else if caller.has(Role::Charity) {
-        Audience::Organization(caller.organization_id)
-    } else {
-        return Err(Error::forbidden(
-            "the event feed is for bureaus, charities and auditors",
-        ));
-    };
+    let who = audience(caller)?;
     // Number what has committed so far, so that a poller usually sees its own writes at once
     // (unless another relay is at work: then within a second). A failing relay only delays.
     if let Err(e) = relay(ctx).await {
@@ -170,7 +176,7 @@ pub async fn feed(ctx: &Context, caller: &Caller, after: i64, limit: i64) -> Res
     }
     let rows = {
         let mut conn = crate::db::connect(&ctx.pool).await?;
-        events::feed(&mut conn, &who, after, limit).await?
+        events::feed(&mut conn, &who, after, None, limit).await?
     };
     if matches!(who, Audience::All) {
         super::audit::record_supervision_read(

@@ -28,6 +28,7 @@ pub mod referrals;
 pub mod sign_in;
 pub mod standing;
 pub mod stats;
+pub mod webhooks;
 
 use futures_util::future::BoxFuture;
 use std::sync::Arc;

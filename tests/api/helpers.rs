@@ -472,6 +472,14 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
     /// The id of a demo organisation by name.
     pub async fn org_id(&self, name: &str) -> String {
         #[derive(QueryableByName)]

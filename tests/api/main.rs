@@ -27,3 +27,4 @@ mod service;
 mod stats;
 mod supervision;
 mod versions;
+mod webhooks;

@@ -18,6 +18,7 @@ pub mod public;
 pub mod referrals;
 pub mod relations;
 pub mod stats;
+pub mod webhooks;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     referrals::configure(cfg);
     events::configure(cfg);
     leads::configure(cfg);
+    webhooks::configure(cfg);
     relations::configure(cfg);
     audit::configure(cfg);
 }

@@ -1,0 +1,214 @@
+//! Webhook subscriptions and their deliveries.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::schema::{webhook_deliveries, webhook_subscriptions};
+use super::{Conn, Result};
+use crate::domain::webhook::DeliveryStatus;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_subscriptions)]
+pub struct SubscriptionRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub secret_encrypted: String,
+    /// `all`, `region` or `organization` (see `service::events::audience`).
+    pub audience: String,
+    pub region_code: Option<String>,
+    pub active: bool,
+    pub cursor: i64,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct DeliveryRow {
+    pub id: Uuid,
+    pub subscription_id: Uuid,
+    pub event_id: Uuid,
+    pub event_position: i64,
+    pub event_type: String,
+    pub body: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert(conn: &mut Conn, row: &SubscriptionRow) -> Result<()> {
+    diesel::insert_into(webhook_subscriptions::table)
+        .values(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<SubscriptionRow>> {
+    webhook_subscriptions::table
+        .find(id)
+        .select(SubscriptionRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
+pub async fn of_organization(conn: &mut Conn, org: Uuid) -> Result<Vec<SubscriptionRow>> {
+    webhook_subscriptions::table
+        .filter(webhook_subscriptions::organization_id.eq(org))
+        .select(SubscriptionRow::as_select())
+        .order(webhook_subscriptions::id.asc())
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+pub async fn deactivate(conn: &mut Conn, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+    let n = diesel::update(
+        webhook_subscriptions::table
+            .find(id)
+            .filter(webhook_subscriptions::active.eq(true)),
+    )
+    .set((
+        webhook_subscriptions::active.eq(false),
+        webhook_subscriptions::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Active subscriptions' ids (each is then served under its own row lock).
+pub async fn active_ids(conn: &mut Conn, limit: i64) -> Result<Vec<Uuid>> {
+    webhook_subscriptions::table
+        .filter(webhook_subscriptions::active.eq(true))
+        .select(webhook_subscriptions::id)
+        .order(webhook_subscriptions::id.asc())
+        .limit(limit)
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+/// The subscription, row-locked for this transaction; `None` if another sender holds it.
+pub async fn lock_one(conn: &mut Conn, id: Uuid) -> Result<Option<SubscriptionRow>> {
+    webhook_subscriptions::table
+        .find(id)
+        .select(SubscriptionRow::as_select())
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
+pub async fn set_cursor(conn: &mut Conn, id: Uuid, cursor: i64) -> Result<()> {
+    diesel::update(webhook_subscriptions::table.find(id))
+        .set(webhook_subscriptions::cursor.eq(cursor))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn add_deliveries(conn: &mut Conn, rows: &[DeliveryRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::insert_into(webhook_deliveries::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The subscription's oldest delivery not yet made (the only one that may go next).
+pub async fn head(conn: &mut Conn, subscription: Uuid) -> Result<Option<DeliveryRow>> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::subscription_id.eq(subscription))
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
+        .select(DeliveryRow::as_select())
+        .order(webhook_deliveries::event_position.asc())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
+/// Records an attempt's result.
+pub async fn record_attempt(conn: &mut Conn, row: &DeliveryRow) -> Result<()> {
+    diesel::update(webhook_deliveries::table.find(row.id))
+        .set((
+            webhook_deliveries::status.eq(row.status),
+            webhook_deliveries::attempts.eq(row.attempts),
+            webhook_deliveries::next_attempt_at.eq(row.next_attempt_at),
+            webhook_deliveries::last_status_code.eq(row.last_status_code),
+            webhook_deliveries::last_error.eq(&row.last_error),
+            webhook_deliveries::delivered_at.eq(row.delivered_at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A subscription's deliveries, newest first, after the cursor (a delivery id).
+pub async fn deliveries(
+    conn: &mut Conn,
+    subscription: Uuid,
+    status: Option<DeliveryStatus>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>> {
+    let mut q = webhook_deliveries::table
+        .filter(webhook_deliveries::subscription_id.eq(subscription))
+        .select(DeliveryRow::as_select())
+        .into_boxed();
+    if let Some(s) = status {
+        q = q.filter(webhook_deliveries::status.eq(s));
+    }
+    if let Some(b) = before {
+        q = q.filter(webhook_deliveries::id.lt(b));
+    }
+    q.order(webhook_deliveries::id.desc())
+        .limit(limit)
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+/// Queues a delivered or dead delivery again, due now.
+pub async fn requeue(
+    conn: &mut Conn,
+    subscription: Uuid,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<DeliveryRow>> {
+    diesel::update(
+        webhook_deliveries::table
+            .find(id)
+            .filter(webhook_deliveries::subscription_id.eq(subscription))
+            .filter(webhook_deliveries::status.ne(DeliveryStatus::Pending)),
+    )
+    .set((
+        webhook_deliveries::status.eq(DeliveryStatus::Pending),
+        webhook_deliveries::attempts.eq(0),
+        webhook_deliveries::next_attempt_at.eq(now),
+        webhook_deliveries::delivered_at.eq(None::<DateTime<Utc>>),
+    ))
+    .returning(DeliveryRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(Into::into)
+}
