@@ -23,6 +23,7 @@ mod people;
 mod projects;
 mod public;
 mod referrals;
+mod scale_out;
 mod service;
 mod stats;
 mod supervision;

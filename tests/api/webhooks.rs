@@ -10,9 +10,9 @@ use crate::helpers::{problem, spawn_app};
 use crate::referrals::{consent_for, person_with_need};
 
 #[derive(Clone, Default)]
-struct Inbox {
+pub struct Inbox {
     /// (signature header, body) of each request answered 200.
-    received: Arc<Mutex<Vec<(String, String)>>>,
+    pub received: Arc<Mutex<Vec<(String, String)>>>,
     /// Requests to refuse with 500 before accepting.
     failures_left: Arc<AtomicUsize>,
     attempts: Arc<AtomicUsize>,
@@ -40,7 +40,7 @@ async fn hook(req: HttpRequest, body: web::Bytes, inbox: web::Data<Inbox>) -> Ht
 }
 
 /// A receiver on a local port that refuses the first `fail` requests.
-fn receiver(fail: usize) -> (String, Inbox) {
+pub fn receiver(fail: usize) -> (String, Inbox) {
     let inbox = Inbox::default();
     inbox.failures_left.store(fail, Ordering::SeqCst);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
