@@ -18,6 +18,8 @@ const SUPERUSER: &str = "aidbridge";
 pub struct Tuning {
     /// Durability off (fsync, synchronous commit): for throw-away test clusters only.
     pub ephemeral: bool,
+    /// Listen on this port (a restart keeps its clients' URLs); `None`: any free port.
+    pub port: Option<u16>,
 }
 
 pub struct EmbeddedPostgres {
@@ -168,7 +170,10 @@ impl EmbeddedPostgres {
             .map_err(|e| format!("read {}: {e}", password_file.display()))?
             .trim()
             .to_owned();
-        let port = free_port()?;
+        let port = match tuning.port {
+            Some(p) => p,
+            None => free_port()?,
+        };
         let log_path = data_dir.join("postgres.log");
         let log = fs::OpenOptions::new()
             .create(true)

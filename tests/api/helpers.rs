@@ -85,7 +85,16 @@ fn start_private_cluster() -> String {
     // ends, the parent-death signal stops the cluster.
     std::thread::spawn(move || {
         let started = find_bin_dir(std::env::var_os("PG_BIN").map(PathBuf::from).as_deref())
-            .and_then(|bin| EmbeddedPostgres::start(&dir, &bin, Tuning { ephemeral: true }));
+            .and_then(|bin| {
+                EmbeddedPostgres::start(
+                    &dir,
+                    &bin,
+                    Tuning {
+                        ephemeral: true,
+                        port: None,
+                    },
+                )
+            });
         match started {
             Ok(pg) => {
                 let _ = tx.send(Ok(pg.url("{db}")));

@@ -11,6 +11,7 @@ mod contract;
 mod disclosures;
 mod errors;
 mod events;
+mod faults;
 mod feedback;
 mod helpers;
 mod idempotency;

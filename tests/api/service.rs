@@ -326,7 +326,14 @@ async fn the_private_cluster_outlives_the_thread_that_started_it() {
     // the cluster must keep running (the parent-death signal follows the thread that forked).
     let starter_dir = dir.clone();
     let pg = std::thread::spawn(move || {
-        OwnedCluster::start(starter_dir, bin, Tuning { ephemeral: true })
+        OwnedCluster::start(
+            starter_dir,
+            bin,
+            Tuning {
+                ephemeral: true,
+                port: None,
+            },
+        )
     })
     .join()
     .expect("the starter thread")
@@ -366,7 +373,14 @@ async fn as_root_the_private_cluster_starts_from_a_folder_postgres_cannot_enter(
     let started = {
         let data = data.clone();
         tokio::task::spawn_blocking(move || {
-            OwnedCluster::start(data, bin, Tuning { ephemeral: true })
+            OwnedCluster::start(
+                data,
+                bin,
+                Tuning {
+                    ephemeral: true,
+                    port: None,
+                },
+            )
         })
         .await
         .unwrap()
