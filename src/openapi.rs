@@ -176,7 +176,7 @@ fn add_idempotency(doc: &mut Value) {
             .get("security")
             .and_then(Value::as_array)
             .is_some_and(|s| !s.is_empty());
-        if !secured || !path.starts_with("/api/v1/") {
+        if !secured || !path.starts_with("/api/v1/") || path == crate::api::idempotency::STREAMED {
             continue;
         }
         let header = json!({

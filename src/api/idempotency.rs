@@ -14,6 +14,8 @@ use crate::error::ApiError;
 use crate::service::idempotency::{self, Begin, Stored};
 
 pub const HEADER: &str = "idempotency-key";
+/// The one POST whose body is streamed, not buffered.
+pub const STREAMED: &str = "/api/v1/imports/persons";
 /// Set on an answer that is a replay of the first.
 pub const REPLAYED: &str = "idempotent-replayed";
 
@@ -50,7 +52,11 @@ pub async fn idempotent(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let applies = req.method() == Method::POST && req.path().starts_with("/api/v1/");
+    // Imports stream their (large) body and are idempotent by content: a file imported again
+    // changes nothing.
+    let applies = req.method() == Method::POST
+        && req.path().starts_with("/api/v1/")
+        && req.path() != STREAMED;
     let Some(raw) = req.headers().get(HEADER).filter(|_| applies).cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };

@@ -48,6 +48,18 @@ pub async fn insert(conn: &mut Conn, row: &EventRow) -> Result<()> {
     Ok(())
 }
 
+/// Writes many events in one statement (a batch of an import).
+pub async fn insert_many(conn: &mut Conn, rows: &[EventRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::insert_into(outbox_events::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[derive(QueryableByName)]
 struct Locked {
     #[diesel(sql_type = Bool)]

@@ -651,3 +651,20 @@ diesel::table! {
 
 diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
 diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, webhook_subscriptions);
+
+diesel::table! {
+    person_imports (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        created_by -> Uuid,
+        status -> Text,
+        rows_read -> Int8,
+        rows_written -> Int8,
+        rows_unchanged -> Int8,
+        rows_rejected -> Int8,
+        rejected -> Jsonb,
+        failure -> Nullable<Text>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}

@@ -77,6 +77,26 @@ pub async fn emit(conn: &mut Conn, ev: Event, at: DateTime<Utc>) -> Result<()> {
     Ok(())
 }
 
+/// Writes many events in one statement, in the caller's transaction.
+pub async fn emit_many(conn: &mut Conn, evs: Vec<Event>, at: DateTime<Utc>) -> Result<()> {
+    let rows: Vec<EventRow> = evs
+        .into_iter()
+        .map(|ev| EventRow {
+            id: Uuid::now_v7(),
+            position: None,
+            event_type: ev.event_type,
+            entity_type: ev.entity_type.to_owned(),
+            entity_id: ev.entity_id,
+            region_code: ev.region_code,
+            organization_ids: ev.organization_ids,
+            payload: ev.payload,
+            occurred_at: at,
+        })
+        .collect();
+    events::insert_many(conn, &rows).await?;
+    Ok(())
+}
+
 /// Writes an event about an organisation's own record (project, fund, disclosure): seen by the
 /// organisation and the bureaus of its region.
 pub async fn emit_for_organization(

@@ -13,6 +13,7 @@ pub mod events;
 pub mod feedback;
 pub mod funds;
 pub mod idempotency;
+pub mod imports;
 pub mod keys;
 pub mod leads;
 pub mod ledger;

@@ -15,6 +15,7 @@ mod faults;
 mod feedback;
 mod helpers;
 mod idempotency;
+mod imports;
 mod keys;
 mod leads;
 mod matching;

@@ -8,6 +8,7 @@ pub mod disclosures;
 pub mod events;
 pub mod feedback_reports;
 pub mod funds;
+pub mod imports;
 pub mod leads;
 pub mod needs;
 pub mod organizations;
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     events::configure(cfg);
     leads::configure(cfg);
     webhooks::configure(cfg);
+    imports::configure(cfg);
     relations::configure(cfg);
     audit::configure(cfg);
 }

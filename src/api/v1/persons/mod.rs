@@ -3,7 +3,7 @@
 
 pub(crate) mod government_aid;
 mod read;
-mod register;
+pub(crate) mod register;
 mod reveal;
 mod update;
 

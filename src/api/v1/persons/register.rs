@@ -60,7 +60,7 @@ pub struct CreatePerson {
 }
 
 /// Every field failure at once, or the registration with its values parsed.
-fn check(
+pub(crate) fn check(
     body: CreatePerson,
     today: chrono::NaiveDate,
     mut errors: Vec<FieldError>,

@@ -1,0 +1,215 @@
+//! Person imports from the monitoring platform's CSV: every row judged by the registration
+//! rules and refused rows named by line, valid rows upserted in batches, a re-import changing
+//! nothing, progress on the job, and who may import what.
+
+use serde_json::Value;
+
+use crate::helpers::{person_body, problem, resident_id, spawn_app, TestApp};
+
+const HEADER: &str = "external_id,name,id_number,phone,region_code,tier,relapse_monitoring,certifying_region,valid_from,valid_to\n";
+
+/// The n-th test person's ID number (distinct birth dates).
+fn nth_id(n: i64) -> String {
+    let born = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap() + chrono::Duration::days(n);
+    resident_id(&format!("230102{}001", born.format("%Y%m%d")))
+}
+
+fn good_rows(n: i64) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "DB-{i},居民{i},{},1391234{:04},230102001,subsistence_allowance,{},230102001,2026-01-01,2026-12-31\n",
+                nth_id(i),
+                i % 10_000,
+                if i % 3 == 0 { "true" } else { "false" }
+            )
+        })
+        .collect()
+}
+
+async fn upload(app: &TestApp, token: &str, body: String) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/imports/persons"))
+        .bearer_auth(token)
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_import_writes_valid_rows_names_bad_ones_and_changes_nothing_the_second_time() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let harbin = app.token("harbin.ca").await;
+    // Someone already registered in another district.
+    let elsewhere = resident_id("23010319800202003");
+    app.register_person(&harbin, &person_body(&elsewhere, "230103001"))
+        .await;
+    let n = 2500;
+    let mut file = format!("{HEADER}{}", good_rows(n));
+    let bad = [
+        // line n+2: a wrong check digit
+        "X-1,错号,230102199003070016,,230102001,,false,,,\n".to_string(),
+        // outside the caller's region
+        format!("X-2,外区,{},,230103001,,false,,,\n", nth_id(5000)),
+        // not a yes/no
+        format!("X-3,未知,{},,230102001,,maybe,,,\n", nth_id(5001)),
+        // the same ID number as the first row
+        format!("X-4,重复,{},,230102001,,false,,,\n", nth_id(0)),
+        // registered elsewhere
+        format!("X-5,他区,{elsewhere},,230102001,,false,,,\n"),
+        // a control character
+        format!("X-6,控\u{7}制,{},,230102001,,false,,,\n", nth_id(5002)),
+    ];
+    for b in &bad {
+        file.push_str(b);
+    }
+    let res = upload(&app, &daoli, file.clone()).await;
+    assert_eq!(res.status(), 201);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["status"], "completed");
+    assert_eq!(report["rows_read"], n + 6);
+    assert_eq!(report["rows_written"], n);
+    assert_eq!(report["rows_rejected"], 6);
+    let mut lines: Vec<(i64, String)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_i64().unwrap(),
+                r["field"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    lines.sort();
+    let first_bad = n + 2;
+    assert_eq!(
+        lines,
+        [
+            (first_bad, "id_number".to_owned()),
+            (first_bad + 1, "region_code".to_owned()),
+            (first_bad + 2, "relapse_monitoring".to_owned()),
+            (first_bad + 3, "id_number".to_owned()),
+            (first_bad + 4, "id_number".to_owned()),
+            (first_bad + 5, "name".to_owned()),
+        ]
+    );
+    assert!(
+        !report.to_string().contains(&elsewhere),
+        "a refusal never echoes a number"
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM persons").await, n + 1);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM persons WHERE relapse_monitoring AND tier = 'subsistence_allowance'").await,
+        (n + 2) / 3
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM persons WHERE id_number_encrypted LIKE '%{}%'",
+            nth_id(7)
+        ))
+        .await,
+        0
+    );
+    let versions = app
+        .count("SELECT sum(version)::bigint AS n FROM persons")
+        .await;
+
+    // The same file again: nothing changes.
+    let again: Value = upload(&app, &daoli, file.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again["rows_written"].as_i64(),
+            again["rows_unchanged"].as_i64()
+        ),
+        (Some(0), Some(n))
+    );
+    assert_eq!(
+        app.count("SELECT sum(version)::bigint AS n FROM persons")
+            .await,
+        versions
+    );
+    // One phone changed: one row written.
+    let changed = file.replacen("13912340007", "13700000007", 1);
+    let third: Value = upload(&app, &daoli, changed).await.json().await.unwrap();
+    assert_eq!(
+        (
+            third["rows_written"].as_i64(),
+            third["rows_unchanged"].as_i64()
+        ),
+        (Some(1), Some(n - 1))
+    );
+
+    // The jobs, for polling.
+    let id = report["id"].as_str().unwrap();
+    let job: Value = app
+        .get(&format!("/api/v1/imports/{id}"), Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (job["status"].as_str(), job["rows_written"].as_i64()),
+        (Some("completed"), Some(n))
+    );
+    let jobs: Value = app
+        .get("/api/v1/imports", Some(&daoli))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 3);
+    problem(
+        app.get(&format!("/api/v1/imports/{id}"), Some(&harbin))
+            .await,
+        404,
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'person.import'")
+            .await,
+        9,
+        "one record per batch of 1,000"
+    );
+}
+
+#[tokio::test]
+async fn imports_need_the_exports_header_csv_and_a_bureau() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let edu = app.token("charity.edu").await;
+    let p = problem(
+        upload(&app, &daoli, "name,id_number\n张三,1\n".into()).await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "header");
+    let res = app
+        .client
+        .post(app.url("/api/v1/imports/persons"))
+        .bearer_auth(&daoli)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 415).await;
+    problem(upload(&app, &edu, HEADER.into()).await, 403).await;
+    let empty: Value = upload(&app, &daoli, HEADER.into())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (empty["status"].as_str(), empty["rows_read"].as_i64()),
+        (Some("completed"), Some(0))
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM persons").await, 0);
+}
