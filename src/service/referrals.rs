@@ -183,6 +183,16 @@ async fn release_needs(
     Ok(())
 }
 
+/// A case that ended without help: its needs back to the pool (unless another open referral
+/// holds them) and the project place taken on acceptance back to the project.
+async fn release_case(conn: &mut Conn, row: &ReferralRow, now: DateTime<Utc>) -> Result<()> {
+    release_needs(conn, row, NeedStatus::Open, now).await?;
+    if let Some(pid) = row.project_id {
+        projects::release_place(conn, pid, row.person_id).await?;
+    }
+    Ok(())
+}
+
 /// Refers a person (发起转介): civil-affairs staff of the person's region.
 pub async fn create(ctx: &Context, caller: &Caller, input: NewReferral) -> Result<ReferralRow> {
     caller.require_any(&[Role::CivilAffairs])?;
@@ -752,10 +762,7 @@ pub async fn cancel_uncovered(
         else {
             continue;
         };
-        release_needs(conn, &row, NeedStatus::Open, now).await?;
-        if let Some(pid) = row.project_id {
-            projects::release_place(conn, pid, row.person_id).await?;
-        }
+        release_case(conn, &row, now).await?;
         referrals::add_history(
             conn,
             &history(
@@ -930,10 +937,7 @@ async fn settle_emergency(
     else {
         return Ok(false);
     };
-    release_needs(conn, &row, NeedStatus::Open, now).await?;
-    if let Some(pid) = row.project_id {
-        projects::release_place(conn, pid, row.person_id).await?;
-    }
+    release_case(conn, &row, now).await?;
     referrals::add_history(
         conn,
         &system(
