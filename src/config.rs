@@ -49,6 +49,9 @@ pub struct Config {
     pub deadlines: Deadlines,
     /// How long the event feed keeps events (`AIDBRIDGE_EVENT_RETENTION_DAYS`, at least 30).
     pub event_retention_days: i64,
+    /// Webhooks may go to plain `http://localhost` (`AIDBRIDGE_WEBHOOK_ALLOW_LOOPBACK=true`; for
+    /// tests and local relays only: otherwise https alone).
+    pub webhook_allow_loopback: bool,
     /// Seed demo organisations and users (always in embedded mode; `--demo` otherwise).
     pub demo: bool,
 }
@@ -213,6 +216,7 @@ impl Config {
             trusted_proxies: trusted_proxies(var("AIDBRIDGE_TRUSTED_PROXIES").as_deref())?,
             deadlines: deadlines()?,
             event_retention_days: parsed("AIDBRIDGE_EVENT_RETENTION_DAYS", 180)?,
+            webhook_allow_loopback: parsed("AIDBRIDGE_WEBHOOK_ALLOW_LOOPBACK", false)?,
             demo: false,
         };
         if cfg.pool_size == 0 {

@@ -47,6 +47,7 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::RETRY_AFTER,
             header::CONTENT_LANGUAGE,
             HeaderName::from_static(REQUEST_ID),
+            HeaderName::from_static(crate::api::idempotency::REPLAYED),
         ])
         .max_age(3600);
     if origins.iter().any(|o| o == "*") {

@@ -16,6 +16,35 @@ use crate::service::idempotency::{self, Begin, Stored};
 pub const HEADER: &str = "idempotency-key";
 /// The one POST whose body is streamed, not buffered.
 pub const STREAMED: &str = "/api/v1/imports/persons";
+
+/// POSTs that only read (a reveal, a look-up by ID number): nothing to do twice, and an answer
+/// with personal data must come from a fresh, recorded decision each time, never a replay.
+fn only_reads(path: &str) -> bool {
+    path == "/api/v1/persons/lookup"
+        || (path.ends_with("/reveal")
+            && (path.starts_with("/api/v1/persons/") || path.starts_with("/api/v1/leads/")))
+}
+
+/// Secrets shown once (an API client's, a webhook's) are not kept for replays: a retry gets the
+/// record without them and must create another if the first answer was lost.
+fn without_secrets(body: &[u8]) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut o))
+            if o.contains_key("secret") || o.contains_key("client_secret") =>
+        {
+            o.remove("secret");
+            o.remove("client_secret");
+            serde_json::to_vec(&o).unwrap_or_default()
+        }
+        _ => body.to_vec(),
+    }
+}
+
+/// Answers a retry should not get again: the caller's standing, a race, a rate limit, a lost
+/// connection — the key is released so that the retry acts.
+fn transient(status: StatusCode) -> bool {
+    status.is_server_error() || matches!(status.as_u16(), 401 | 403 | 408 | 409 | 429)
+}
 /// Set on an answer that is a replay of the first.
 pub const REPLAYED: &str = "idempotent-replayed";
 
@@ -54,9 +83,14 @@ pub async fn idempotent(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // Imports stream their (large) body and are idempotent by content: a file imported again
     // changes nothing.
+    // The decoded path, as the router will see it.
+    let path = actix_web::dev::Url::new(req.uri().clone())
+        .path()
+        .to_owned();
     let applies = req.method() == Method::POST
-        && req.path().starts_with("/api/v1/")
-        && req.path() != STREAMED;
+        && path.starts_with("/api/v1/")
+        && path != STREAMED
+        && !only_reads(&path);
     let Some(raw) = req.headers().get(HEADER).filter(|_| applies).cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
@@ -76,6 +110,10 @@ pub async fn idempotent(
     ) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    // A disabled account or suspended organisation gets no replay either.
+    if let Err(e) = crate::service::standing::ensure(&state.ctx, &caller).await {
+        return Ok(problem(req, e));
+    }
     let limit = state.ctx.config.max_body_bytes;
     let mut payload = req.take_payload();
     let body = match crate::api::extract::read_body(req.request(), &mut payload, limit).await {
@@ -137,13 +175,13 @@ pub async fn idempotent(
             ));
         }
     };
-    let kept = if status.is_server_error() {
+    let kept = if transient(status) {
         idempotency::abandon(&state.ctx, principal, &key).await
     } else {
         let stored = Stored {
             status: status.as_u16(),
             headers,
-            body: bytes.to_vec(),
+            body: without_secrets(&bytes),
         };
         idempotency::finish(&state.ctx, principal, &key, &stored).await
     };
@@ -166,5 +204,20 @@ mod tests {
         assert!(super::valid_key(&[b'x'; 256]).is_none());
         assert!(super::valid_key(b"tab\there").is_none());
         assert!(super::valid_key("键".as_bytes()).is_none());
+    }
+
+    #[test]
+    fn reads_are_not_replayed_and_secrets_not_kept() {
+        assert!(super::only_reads("/api/v1/persons/lookup"));
+        assert!(super::only_reads("/api/v1/persons/0190/reveal"));
+        assert!(super::only_reads("/api/v1/leads/0190/reveal"));
+        assert!(!super::only_reads("/api/v1/persons"));
+        let kept = super::without_secrets(br#"{"id":"x","secret":"whsec_1","url":"u"}"#);
+        assert_eq!(kept, br#"{"id":"x","url":"u"}"#);
+        assert_eq!(super::without_secrets(b"[1]"), b"[1]");
+        assert!(super::transient(actix_web::http::StatusCode::CONFLICT));
+        assert!(!super::transient(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+        ));
     }
 }

@@ -20,7 +20,9 @@ pub struct KeyRow {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Claims the key (true), unless a live claim exists; an expired one is taken over.
+/// Claims the key (true), unless a live claim exists. An expired key is taken over, and so is a
+/// claim still without an answer after a minute (its request died: a dropped connection, a
+/// crash, a failed release), so that a retry is never stuck behind it for a day.
 pub async fn claim(conn: &mut Conn, row: &KeyRow) -> Result<bool> {
     use diesel::sql_types::{Text, Timestamptz, Uuid as SqlUuid};
     let n = diesel::sql_query(
@@ -29,7 +31,9 @@ pub async fn claim(conn: &mut Conn, row: &KeyRow) -> Result<bool> {
          ON CONFLICT (principal_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, \
            status = NULL, response = NULL, created_at = EXCLUDED.created_at, \
            expires_at = EXCLUDED.expires_at \
-         WHERE idempotency_keys.expires_at <= EXCLUDED.created_at",
+         WHERE idempotency_keys.expires_at <= EXCLUDED.created_at \
+            OR (idempotency_keys.status IS NULL \
+                AND idempotency_keys.created_at <= EXCLUDED.created_at - interval '60 seconds')",
     )
     .bind::<SqlUuid, _>(row.principal_id)
     .bind::<Text, _>(&row.key)

@@ -58,13 +58,14 @@ pub async fn of_organization(conn: &mut Conn, org: Uuid, limit: i64) -> Result<V
         .map_err(Into::into)
 }
 
-/// Adds a batch's counts and refused rows (kept up to [`KEEP_REJECTED`]).
+/// Adds a batch's counts and the reasons rows were refused (kept up to [`KEEP_REJECTED`]).
 pub async fn progress(
     conn: &mut Conn,
     id: Uuid,
     read: i64,
     written: i64,
     unchanged: i64,
+    rejected_rows: i64,
     rejected: &[serde_json::Value],
 ) -> Result<()> {
     use diesel::sql_types::{BigInt, Jsonb, Uuid as SqlUuid};
@@ -80,7 +81,7 @@ pub async fn progress(
     .bind::<BigInt, _>(read)
     .bind::<BigInt, _>(written)
     .bind::<BigInt, _>(unchanged)
-    .bind::<BigInt, _>(rejected.len() as i64)
+    .bind::<BigInt, _>(rejected_rows)
     .bind::<BigInt, _>(KEEP_REJECTED)
     .bind::<Jsonb, _>(serde_json::Value::Array(rejected.to_vec()))
     .execute(conn)

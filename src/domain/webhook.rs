@@ -18,8 +18,10 @@ text_enum! {
 /// Attempts before a delivery is dead-lettered.
 pub const MAX_ATTEMPTS: i32 = 8;
 
-/// A receiver's URL: `https`, or `http` to this machine only (for tests and local relays).
-pub fn check_url(url: &str) -> Result<(), &'static str> {
+/// A receiver's URL: `https`; plain `http` only to this machine and only where the deployment
+/// allows it (`allow_loopback`, for tests and local relays), as a loopback receiver in
+/// production would let a subscriber reach the server's own local services.
+pub fn check_url(url: &str, allow_loopback: bool) -> Result<(), &'static str> {
     let (scheme, rest) = url.split_once("://").ok_or("not an absolute URL")?;
     let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host_port.is_empty() || host_port.contains('@') {
@@ -34,8 +36,8 @@ pub fn check_url(url: &str) -> Result<(), &'static str> {
     };
     match scheme {
         "https" => Ok(()),
-        "http" if matches!(host, "localhost" | "127.0.0.1" | "::1") => Ok(()),
-        "http" => Err("plain http only to this machine (localhost); use https"),
+        "http" if allow_loopback && matches!(host, "localhost" | "127.0.0.1" | "::1") => Ok(()),
+        "http" => Err("use https"),
         _ => Err("use https"),
     }
 }
@@ -49,11 +51,11 @@ pub fn signature(secret: &str, at: DateTime<Utc>, body: &str) -> String {
     format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// When to try again after `attempts` failed tries: 2, 4, 8 … seconds, at most an hour, spread
-/// by `jitter` (0.0–1.0, drawn by the caller) over ±20 % so receivers coming back are not
-/// flooded at once.
+/// When to try again after `attempts` failed tries: 30 s, 1, 2, 4, 8, 16, 32 min, then hourly
+/// (about two hours of tries before the dead letter, enough for a receiver's redeploy), spread by
+/// `jitter` (0.0–1.0, drawn by the caller) over ±20 % so receivers coming back are not flooded.
 pub fn retry_at(attempts: i32, now: DateTime<Utc>, jitter: f64) -> DateTime<Utc> {
-    let base = 2f64.powi(attempts.clamp(1, 20)).min(3600.0);
+    let base = (30.0 * 2f64.powi(attempts.clamp(1, 20) - 1)).min(3600.0);
     let spread = base * (0.8 + 0.4 * jitter.clamp(0.0, 1.0));
     now + Duration::milliseconds((spread * 1000.0) as i64)
 }
@@ -71,8 +73,10 @@ mod tests {
             "http://localhost/hook",
             "http://[::1]:8080/",
         ] {
-            assert!(check_url(ok).is_ok(), "{ok}");
+            assert!(check_url(ok, true).is_ok(), "{ok}");
         }
+        assert!(check_url("http://127.0.0.1:9000/hook", false).is_err());
+        assert!(check_url("https://127.0.0.1:9000/hook", false).is_ok());
         for bad in [
             "http://portal.example.org/hooks",
             "http://127.0.0.1.evil.org/",
@@ -82,7 +86,7 @@ mod tests {
             "example.org/hook",
             "https://example.org/a b",
         ] {
-            assert!(check_url(bad).is_err(), "{bad}");
+            assert!(check_url(bad, true).is_err(), "{bad}");
         }
     }
 
@@ -106,10 +110,10 @@ mod tests {
     #[test]
     fn retries_back_off_to_an_hour_with_jitter() {
         let now: DateTime<Utc> = "2026-11-29T00:00:00Z".parse().unwrap();
-        assert_eq!(retry_at(1, now, 0.5), now + Duration::seconds(2));
-        assert_eq!(retry_at(3, now, 0.5), now + Duration::seconds(8));
+        assert_eq!(retry_at(1, now, 0.5), now + Duration::seconds(30));
+        assert_eq!(retry_at(3, now, 0.5), now + Duration::seconds(120));
         assert_eq!(retry_at(30, now, 0.5), now + Duration::seconds(3600));
-        assert_eq!(retry_at(3, now, 0.0), now + Duration::milliseconds(6400));
-        assert_eq!(retry_at(3, now, 1.0), now + Duration::milliseconds(9600));
+        assert_eq!(retry_at(3, now, 0.0), now + Duration::seconds(96));
+        assert_eq!(retry_at(3, now, 1.0), now + Duration::seconds(144));
     }
 }

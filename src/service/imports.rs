@@ -226,6 +226,7 @@ pub async fn write_batch(
             let mut new_lines = Vec::new();
             let mut changed_ids = Vec::new();
             let mut events_out = Vec::new();
+            let mut probes = Vec::new();
             for (r, hash) in prepared {
                 let mine = by_hash.get(hash.as_str()).copied();
                 let theirs = r
@@ -233,6 +234,23 @@ pub async fn write_batch(
                     .external_id
                     .as_deref()
                     .and_then(|e| by_external.get(e).copied());
+                // Someone outside the caller's region, by either key: refused without saying
+                // which key or where, and recorded as a cross-region look-up (as a single
+                // registration would be), so that supervision can see a file used to probe.
+                let elsewhere = [mine, theirs]
+                    .into_iter()
+                    .flatten()
+                    .find(|p| !caller2.covers_region(&p.region_code));
+                if let Some(p) = elsewhere {
+                    rejected.push(refused(
+                        r.line,
+                        "id_number",
+                        "already_registered",
+                        "registered outside your region; ask that region's bureau",
+                    ));
+                    probes.push(p.id);
+                    continue;
+                }
                 let person = match (mine, theirs) {
                     (None, None) => {
                         let region = r.reg.region_code.clone();
@@ -260,15 +278,6 @@ pub async fn write_batch(
                     }
                     (Some(p), _) => p,
                 };
-                if !caller2.covers_region(&person.region_code) {
-                    rejected.push(refused(
-                        r.line,
-                        "id_number",
-                        "already_registered",
-                        "registered outside your region; ask that region's bureau",
-                    ));
-                    continue;
-                }
                 match changes(&ctx2, person, &r.reg)? {
                     None => unchanged += 1,
                     Some(mut c) => {
@@ -308,7 +317,33 @@ pub async fn write_batch(
             }
             written += inserted.len() as i64;
             events::emit_many(conn, events_out, now).await?;
-            imports::progress(conn, import_id, read, written, unchanged, &rejected).await?;
+            for pid in &probes {
+                let look = audit::by(
+                    &ctx2,
+                    &caller2,
+                    "person.cross_region_lookup",
+                    "person",
+                    *pid,
+                )
+                .details(json!({"by": "import", "import_id": import_id}));
+                audit::append(conn, look).await?;
+            }
+            // Rows refused, not reasons: a row may be refused for several fields.
+            let refused_rows = rejected
+                .iter()
+                .filter_map(|r| r["line"].as_u64())
+                .collect::<HashSet<_>>()
+                .len() as i64;
+            imports::progress(
+                conn,
+                import_id,
+                read,
+                written,
+                unchanged,
+                refused_rows,
+                &rejected,
+            )
+            .await?;
             audit::append(
                 conn,
                 ev.details(json!({"created": inserted, "updated": changed_ids,

@@ -242,8 +242,11 @@ fn client() -> &'static reqwest::Client {
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
-            // A receiver answers for itself: no redirects to other hosts.
+            // A receiver answers for itself: no redirects to other hosts, no proxy from the
+            // environment.
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(std::time::Duration::from_secs(3))
             .build()
             .expect("an HTTP client")
     })
@@ -293,7 +296,8 @@ async fn serve(conn: &mut Conn, ctx: &Context, s: SubscriptionRow) -> Result<usi
         if d.next_attempt_at > now {
             break;
         }
-        let (code, error) = post(&s.url, &secret, &d, now).await;
+        // The signature's time is the moment of sending, not of the pass.
+        let (code, error) = post(&s.url, &secret, &d, ctx.clock.now()).await;
         attempts += 1;
         d.attempts += 1;
         d.last_status_code = code;

@@ -230,6 +230,7 @@ pub fn test_config(db_url: &str) -> Config {
         trusted_proxies: Vec::new(),
         deadlines: Default::default(),
         event_retention_days: 180,
+        webhook_allow_loopback: true,
         demo: false,
     }
 }

@@ -163,3 +163,45 @@ async fn racing_duplicates_act_once_and_keys_expire_after_a_day() {
         .is_none());
     assert_eq!(app.count("SELECT count(*) AS n FROM needs").await, 3);
 }
+
+#[tokio::test]
+async fn reads_are_never_replayed_and_secrets_are_not_kept() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let pid = person(&app, &daoli).await;
+    let why = json!({"purpose": "核实身份以发放救助"});
+    let path = format!("/api/v1/persons/{pid}/reveal");
+    for _ in 0..2 {
+        let res = post_with_key(&app, &daoli, "reveal-1", &path, &why).await;
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().get("idempotent-replayed").is_none());
+    }
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM audit_events WHERE action = 'person.reveal' AND entity_id = '{pid}'")).await,
+        2,
+        "each disclosure decided and recorded afresh"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM idempotency_keys")
+            .await,
+        0
+    );
+
+    let hook = json!({"url": "https://portal.example.org/hooks"});
+    let first: Value = post_with_key(&app, &daoli, "hook-1", "/api/v1/webhooks", &hook)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(first["secret"].as_str().is_some());
+    let again = post_with_key(&app, &daoli, "hook-1", "/api/v1/webhooks", &hook).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert!(again.get("secret").is_none(), "a secret is shown once");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM webhook_subscriptions")
+            .await,
+        1
+    );
+}

@@ -202,6 +202,21 @@ async fn imports_need_the_exports_header_csv_and_a_bureau() {
         .unwrap();
     problem(res, 415).await;
     problem(upload(&app, &edu, HEADER.into()).await, 403).await;
+    // Excel's byte-order mark is no part of the header; a row short of a cell is refused whole
+    // (it would erase a certification), not read with blanks.
+    let short = format!(
+        "\u{feff}{HEADER}DB-1,张三,{},,230102001,subsistence_allowance,false,230102001,2026-01-01\n",
+        nth_id(1)
+    );
+    let report: Value = upload(&app, &daoli, short).await.json().await.unwrap();
+    assert_eq!(
+        (
+            report["rows_read"].as_i64(),
+            report["rows_rejected"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(report["rejected"][0]["field"], "row");
     let empty: Value = upload(&app, &daoli, HEADER.into())
         .await
         .json()

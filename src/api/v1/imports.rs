@@ -80,9 +80,10 @@ impl From<ImportRow> for Import {
     }
 }
 
-/// A `std::io::Read` over the chunks the request handler passes on.
+/// A `std::io::Read` over the chunks the request handler passes on. An upload that breaks off
+/// is an error here, never an end of file: the cut-off last row must not be read as a row.
 struct ChunkReader {
-    rx: tokio::sync::mpsc::Receiver<web::Bytes>,
+    rx: tokio::sync::mpsc::Receiver<Result<web::Bytes, String>>,
     current: web::Bytes,
 }
 
@@ -90,7 +91,8 @@ impl std::io::Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
             match self.rx.blocking_recv() {
-                Some(chunk) => self.current = chunk,
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(why)) => return Err(std::io::Error::other(why)),
                 None => return Ok(0),
             }
         }
@@ -109,6 +111,13 @@ enum Parsed {
 
 /// One record as the registration's JSON (so the same rules judge it), or the field at fault.
 fn to_person(rec: &csv::StringRecord) -> Result<CreatePerson, (String, String)> {
+    if rec.len() != COLUMNS.len() {
+        // A missing cell would erase a certification, an extra one shift every value.
+        return Err((
+            "row".into(),
+            format!("{} cells where the export has {}", rec.len(), COLUMNS.len()),
+        ));
+    }
     let cell = |i: usize| rec.get(i).map(str::trim).filter(|v| !v.is_empty());
     for (i, name) in COLUMNS.iter().enumerate() {
         if cell(i).is_some_and(|v| v.chars().any(char::is_control)) {
@@ -141,12 +150,19 @@ fn to_person(rec: &csv::StringRecord) -> Result<CreatePerson, (String, String)> 
         v["relapse_monitoring"] = status;
     }
     serde_json::from_value::<CreatePerson>(v).map_err(|e| {
+        // Named by the column the message mentions; the message itself never echoes the cell.
         let msg = e.to_string();
         let field = COLUMNS
             .iter()
-            .find(|c| msg.contains(&format!("`{c}`")) || msg.contains(*c))
+            .rev()
+            .find(|c| msg.contains(*c))
             .map_or("row", |c| c);
-        (field.to_owned(), msg)
+        let why = match field {
+            "tier" => "not a tier code",
+            "valid_from" | "valid_to" => "not a date (YYYY-MM-DD)",
+            _ => "cannot be read",
+        };
+        (field.to_owned(), why.to_owned())
     })
 }
 
@@ -189,7 +205,7 @@ async fn import_persons(
     }
     let ctx = state.ctx.clone();
     let job = imports::start(&ctx, &caller).await?;
-    let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<web::Bytes>(16);
+    let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, String>>(16);
     let (batch_tx, mut batch_rx) = tokio::sync::mpsc::channel::<Parsed>(2);
     let parser = tokio::task::spawn_blocking(move || {
         let mut reader = csv::ReaderBuilder::new()
@@ -199,9 +215,13 @@ async fn import_persons(
                 rx: chunk_rx,
                 current: web::Bytes::new(),
             });
-        let header_ok = reader
-            .headers()
-            .map(|h| h.iter().map(str::trim).collect::<Vec<_>>() == COLUMNS);
+        // A byte-order mark (Excel's UTF-8 exports) is not part of the first name.
+        let header_ok = reader.headers().map(|h| {
+            h.iter()
+                .map(|c| c.trim().trim_start_matches('\u{feff}'))
+                .collect::<Vec<_>>()
+                == COLUMNS
+        });
         match header_ok {
             Ok(true) => {}
             Ok(false) => {
@@ -244,12 +264,21 @@ async fn import_persons(
     let feed = async move {
         let mut total = 0usize;
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| e.to_string())?;
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let why = format!("the upload broke off: {e}");
+                    let _ = chunk_tx.send(Err(why.clone())).await;
+                    return Err(why);
+                }
+            };
             total += chunk.len();
             if total > MAX_BYTES {
-                return Err("the upload is larger than 1 GiB".to_owned());
+                let why = "the upload is larger than 1 GiB".to_owned();
+                let _ = chunk_tx.send(Err(why.clone())).await;
+                return Err(why);
             }
-            if chunk_tx.send(chunk).await.is_err() {
+            if chunk_tx.send(Ok(chunk)).await.is_err() {
                 break;
             }
         }
@@ -271,7 +300,14 @@ async fn import_persons(
             let mut rows = Vec::with_capacity(records.len());
             let mut rejected = Vec::new();
             for (line, rec) in records {
-                match to_person(&rec).map(|p| check(p, today, Vec::new())) {
+                let checked = to_person(&rec).map(|p| {
+                    let errors = match validator::Validate::validate(&p) {
+                        Ok(()) => Vec::new(),
+                        Err(e) => crate::error::field_errors(&e),
+                    };
+                    check(p, today, errors)
+                });
+                match checked {
                     Ok(Ok(reg)) => rows.push(Row { line, reg }),
                     Ok(Err(e)) => {
                         for f in &e.errors {

@@ -100,7 +100,7 @@ async fn create_webhook(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let (b, mut errors) = body.parse::<CreateWebhook>()?;
-    if let Err(why) = check_url(&b.url) {
+    if let Err(why) = check_url(&b.url, state.ctx.config.webhook_allow_loopback) {
         errors.push(FieldError::new("url", "invalid_url", why));
     }
     for (i, t) in b.event_types.iter().enumerate() {
