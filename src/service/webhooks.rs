@@ -22,7 +22,7 @@ use crate::privacy::Field;
 
 /// Events queued per subscription per pass, and deliveries attempted.
 const QUEUE_BATCH: i64 = 500;
-const SEND_BATCH: usize = 50;
+const SEND_BATCH: usize = 20;
 
 /// A new subscription and its secret (shown this once).
 #[derive(Debug)]
@@ -323,7 +323,7 @@ async fn serve(conn: &mut Conn, ctx: &Context, s: SubscriptionRow) -> Result<usi
 pub async fn send_due(ctx: &Context) -> Result<usize> {
     let ids: Vec<Uuid> = {
         let mut conn = crate::db::connect(&ctx.pool).await?;
-        crate::db::webhooks::active_ids(&mut conn, 1000).await?
+        crate::db::webhooks::active_ids(&mut conn, 10_000).await?
     };
     let mut total = 0;
     for id in ids {

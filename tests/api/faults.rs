@@ -1,6 +1,7 @@
 //! The database going away: requests in flight and during the outage get 503 problems (never a
 //! 500), `/readyz` says not ready, and once PostgreSQL is back the same server serves again
-//! without a restart; every write it acknowledged with 2xx is in the database.
+//! without a restart; every write it acknowledged with 2xx is in the database, also after the
+//! crash recovery of an immediate shutdown.
 
 use aidbridge::embedded_pg::{ensure_database, find_bin_dir, OwnedCluster, Tuning};
 use serde_json::{json, Value};
@@ -97,6 +98,26 @@ async fn the_server_rides_out_a_database_outage_and_keeps_every_acknowledged_wri
         })
     };
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // An immediate shutdown (SIGQUIT): no checkpoint, so what was acknowledged must come back
+    // through crash recovery.
+    let pid_file = pg.data_path().join("postmaster.pid");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signalling the test's own PostgreSQL by the pid it wrote.
+    unsafe { libc::kill(pid, libc::SIGQUIT) };
+    for _ in 0..100 {
+        // SAFETY: signal 0 only asks whether the process still exists.
+        if unsafe { libc::kill(pid, 0) } != 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     tokio::task::spawn_blocking(move || pg.stop())
         .await
         .unwrap();
