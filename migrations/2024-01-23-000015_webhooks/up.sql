@@ -18,7 +18,10 @@ CREATE TABLE webhook_subscriptions (
     cursor bigint NOT NULL,
     created_by uuid NOT NULL,
     created_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL
+    updated_at timestamptz NOT NULL,
+    -- A sender instance serving the subscription holds it until then (renewed as it goes);
+    -- no database lock is held while it talks to the receiver.
+    lease_until timestamptz
 );
 CREATE INDEX webhook_subscriptions_organization_idx ON webhook_subscriptions (organization_id, id);
 CREATE INDEX webhook_subscriptions_active_idx ON webhook_subscriptions (id) WHERE active;

@@ -628,6 +628,7 @@ diesel::table! {
         created_by -> Uuid,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
     }
 }
 

@@ -25,6 +25,7 @@ pub struct SubscriptionRow {
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -100,17 +101,51 @@ pub async fn active_ids(conn: &mut Conn, limit: i64) -> Result<Vec<Uuid>> {
         .map_err(Into::into)
 }
 
-/// The subscription, row-locked for this transaction; `None` if another sender holds it.
-pub async fn lock_one(conn: &mut Conn, id: Uuid) -> Result<Option<SubscriptionRow>> {
-    webhook_subscriptions::table
-        .find(id)
-        .select(SubscriptionRow::as_select())
-        .for_update()
-        .skip_locked()
-        .first(conn)
-        .await
-        .optional()
-        .map_err(Into::into)
+/// Takes the subscription for a sender until `until`, unless it has ended or another sender's
+/// lease still runs (one statement: of two senders exactly one gets it).
+pub async fn take_lease(
+    conn: &mut Conn,
+    id: Uuid,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Option<SubscriptionRow>> {
+    diesel::update(
+        webhook_subscriptions::table
+            .find(id)
+            .filter(webhook_subscriptions::active.eq(true))
+            .filter(
+                webhook_subscriptions::lease_until
+                    .is_null()
+                    .or(webhook_subscriptions::lease_until.le(now)),
+            ),
+    )
+    .set(webhook_subscriptions::lease_until.eq(Some(until)))
+    .returning(SubscriptionRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(Into::into)
+}
+
+/// Extends the lease while the subscription is still active; `false` once it has ended.
+pub async fn renew_lease(conn: &mut Conn, id: Uuid, until: DateTime<Utc>) -> Result<bool> {
+    let n = diesel::update(
+        webhook_subscriptions::table
+            .find(id)
+            .filter(webhook_subscriptions::active.eq(true)),
+    )
+    .set(webhook_subscriptions::lease_until.eq(Some(until)))
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+pub async fn end_lease(conn: &mut Conn, id: Uuid) -> Result<()> {
+    diesel::update(webhook_subscriptions::table.find(id))
+        .set(webhook_subscriptions::lease_until.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn set_cursor(conn: &mut Conn, id: Uuid, cursor: i64) -> Result<()> {

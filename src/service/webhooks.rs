@@ -1,10 +1,11 @@
 //! Webhooks (DESIGN §3 Events and exchange): an organisation subscribes an https URL to event
 //! types and receives, pushed, the events `GET /events` would show it. The sender is a
-//! background job: for each active subscription (row-locked with SKIP LOCKED, so each is served
-//! by one instance at a time, in order) it queues the new events and delivers the oldest first,
-//! signed (`AidBridge-Signature: t=…,v1=HMAC-SHA256(secret, "t.body")`), at least once, retrying
-//! with exponential back-off and jitter; after the last attempt a delivery is dead-lettered and
-//! the next one goes. The secret is shown once and kept encrypted.
+//! background job: for each active subscription (under a lease, so each is served by one instance
+//! at a time, in order, with no database lock held while a receiver answers) it queues the new
+//! events and delivers the oldest first, signed (`AidBridge-Signature: t=…,v1=HMAC-SHA256(secret,
+//! "t.body")`), at least once, retrying with exponential back-off and jitter; after the last
+//! attempt a delivery is dead-lettered and the next one goes. The secret is shown once and kept
+//! encrypted.
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -92,6 +93,7 @@ pub async fn subscribe(
         created_by: caller.id,
         created_at: now,
         updated_at: now,
+        lease_until: None,
     };
     let ev = audit::by(ctx, caller, "webhook.create", "webhook", row.id)
         .details(json!({"url": row.url, "event_types": row.event_types}));
@@ -279,18 +281,35 @@ async fn post(
     }
 }
 
-/// Serves one subscription: queue what is new, then deliver in order while deliveries succeed
-/// (a failed one waits for its retry, and so do the ones after it). Returns attempts made.
-async fn serve(conn: &mut Conn, ctx: &Context, s: SubscriptionRow) -> Result<usize> {
+/// How long a sender holds a subscription without renewing (a sender that dies frees it then).
+const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Serves one subscription under its lease: queue what is new (one short transaction), then
+/// deliver in order while deliveries succeed (a failed one waits for its retry, and so do the ones
+/// after it). Each attempt is recorded on its own as soon as it is made, and no database lock is
+/// held while the receiver answers. Returns attempts made.
+async fn serve(ctx: &Context, s: SubscriptionRow) -> Result<usize> {
     let now = ctx.clock.now();
-    enqueue(conn, &s, now).await?;
+    let queued = s.clone();
+    transaction(&ctx.pool, move |conn| {
+        Box::pin(async move { enqueue(conn, &queued, now).await })
+    })
+    .await?;
     let secret = ctx
         .keys
         .decrypt(Field::WebhookSecret, &s.secret_encrypted)
         .map_err(Error::internal)?;
     let mut attempts = 0;
     while attempts < SEND_BATCH {
-        let Some(mut d) = webhooks::head(conn, s.id).await? else {
+        let head = {
+            let mut conn = crate::db::connect(&ctx.pool).await?;
+            // Ended meanwhile (`DELETE /webhooks/{id}`): nothing more goes out.
+            if !webhooks::renew_lease(&mut conn, s.id, ctx.clock.now() + LEASE).await? {
+                break;
+            }
+            webhooks::head(&mut conn, s.id).await?
+        };
+        let Some(mut d) = head else {
             break;
         };
         if d.next_attempt_at > now {
@@ -302,15 +321,19 @@ async fn serve(conn: &mut Conn, ctx: &Context, s: SubscriptionRow) -> Result<usi
         d.attempts += 1;
         d.last_status_code = code;
         d.last_error = error;
+        let at = ctx.clock.now();
         if d.last_error.is_none() {
             d.status = DeliveryStatus::Delivered;
-            d.delivered_at = Some(now);
+            d.delivered_at = Some(at);
         } else if d.attempts >= MAX_ATTEMPTS {
             d.status = DeliveryStatus::Dead;
         } else {
-            d.next_attempt_at = retry_at(d.attempts, now, rand::random::<f64>());
+            d.next_attempt_at = retry_at(d.attempts, at, rand::random::<f64>());
         }
-        webhooks::record_attempt(conn, &d).await?;
+        {
+            let mut conn = crate::db::connect(&ctx.pool).await?;
+            webhooks::record_attempt(&mut conn, &d).await?;
+        }
         if d.status == DeliveryStatus::Pending {
             break;
         }
@@ -318,8 +341,8 @@ async fn serve(conn: &mut Conn, ctx: &Context, s: SubscriptionRow) -> Result<usi
     Ok(attempts)
 }
 
-/// One pass of the sender over every active subscription no other instance is serving.
-/// Returns the attempts made.
+/// One pass of the sender over every active subscription no other instance is serving (a lease
+/// per subscription). Returns the attempts made.
 pub async fn send_due(ctx: &Context) -> Result<usize> {
     let ids: Vec<Uuid> = {
         let mut conn = crate::db::connect(&ctx.pool).await?;
@@ -327,17 +350,19 @@ pub async fn send_due(ctx: &Context) -> Result<usize> {
     };
     let mut total = 0;
     for id in ids {
-        let c = ctx.clone();
-        // Each subscription in its own transaction holding its row: one sender at a time.
-        let served = transaction(&ctx.pool, move |conn| {
-            Box::pin(async move {
-                match crate::db::webhooks::lock_one(conn, id).await? {
-                    Some(s) if s.active => serve(conn, &c, s).await,
-                    _ => Ok(0),
-                }
-            })
-        })
-        .await;
+        let now = ctx.clock.now();
+        let leased = {
+            let mut conn = crate::db::connect(&ctx.pool).await?;
+            webhooks::take_lease(&mut conn, id, now, now + LEASE).await?
+        };
+        let Some(s) = leased else {
+            continue;
+        };
+        let served = serve(ctx, s).await;
+        {
+            let mut conn = crate::db::connect(&ctx.pool).await?;
+            webhooks::end_lease(&mut conn, id).await?;
+        }
         match served {
             Ok(n) => total += n,
             Err(e) => log::warn!("webhook {id}: {e}"),
