@@ -275,7 +275,7 @@ mod tests {
     fn response_hours_are_three_shrinking_positive_numbers() {
         use chrono::Duration;
         assert_eq!(
-            super::response_hours("48, 12,2").unwrap(),
+            super::response_hours("48, 12,2").expect("three shrinking hours"),
             [Duration::hours(48), Duration::hours(12), Duration::hours(2)]
         );
         for bad in [

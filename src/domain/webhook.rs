@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn the_signature_covers_time_and_body() {
-        let at: DateTime<Utc> = "2026-11-29T00:00:00Z".parse().unwrap();
+        let at: DateTime<Utc> = "2026-11-29T00:00:00Z".parse().expect("a time");
         let s = signature("whsec_test", at, "{\"a\":1}");
         assert!(s.starts_with(&format!("t={},v1=", at.timestamp())));
         assert_ne!(s, signature("whsec_test", at, "{\"a\":2}"));
@@ -102,14 +102,14 @@ mod tests {
             signature("whsec_test", at + Duration::seconds(1), "{\"a\":1}")
         );
         // A receiver in a few lines: the same HMAC over "t.body".
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"whsec_test").unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"whsec_test").expect("any key");
         mac.update(format!("{}.{{\"a\":1}}", at.timestamp()).as_bytes());
         assert!(s.ends_with(&hex::encode(mac.finalize().into_bytes())));
     }
 
     #[test]
     fn retries_back_off_to_an_hour_with_jitter() {
-        let now: DateTime<Utc> = "2026-11-29T00:00:00Z".parse().unwrap();
+        let now: DateTime<Utc> = "2026-11-29T00:00:00Z".parse().expect("a time");
         assert_eq!(retry_at(1, now, 0.5), now + Duration::seconds(30));
         assert_eq!(retry_at(3, now, 0.5), now + Duration::seconds(120));
         assert_eq!(retry_at(30, now, 0.5), now + Duration::seconds(3600));

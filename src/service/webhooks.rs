@@ -239,29 +239,35 @@ async fn enqueue(conn: &mut Conn, s: &SubscriptionRow, now: DateTime<Utc>) -> Re
     Ok(())
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            // A receiver answers for itself: no redirects to other hosts, no proxy from the
-            // environment.
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(std::time::Duration::from_secs(3))
-            .build()
-            .expect("an HTTP client")
-    })
+/// The one HTTP client (built once; a TLS set-up that fails is an error of each pass, not a
+/// panic of the sender).
+fn client() -> Result<&'static reqwest::Client> {
+    static CLIENT: OnceLock<std::result::Result<reqwest::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                // A receiver answers for itself: no redirects to other hosts, no proxy from the
+                // environment.
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::internal(format!("webhook HTTP client: {e}")))
 }
 
 /// One attempt: the status code, or why there is none.
 async fn post(
+    client: &reqwest::Client,
     url: &str,
     secret: &str,
     d: &DeliveryRow,
     now: DateTime<Utc>,
 ) -> (Option<i32>, Option<String>) {
-    let res = client()
+    let res = client
         .post(url)
         .header("content-type", "application/json")
         .header("aidbridge-signature", signature(secret, now, &d.body))
@@ -316,7 +322,7 @@ async fn serve(ctx: &Context, s: SubscriptionRow) -> Result<usize> {
             break;
         }
         // The signature's time is the moment of sending, not of the pass.
-        let (code, error) = post(&s.url, &secret, &d, ctx.clock.now()).await;
+        let (code, error) = post(client()?, &s.url, &secret, &d, ctx.clock.now()).await;
         attempts += 1;
         d.attempts += 1;
         d.last_status_code = code;
