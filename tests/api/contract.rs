@@ -9,33 +9,33 @@ use std::collections::BTreeSet;
 use crate::helpers::{consent_to, person_body, spawn_app, TestApp, ADULT_ID};
 
 /// Real ids for the path parameters, so calls reach past "not found".
-struct Fixtures {
-    person: String,
-    need: String,
-    consent: String,
-    organization: String,
-    user: String,
-    client: String,
-    project: String,
-    published_project: String,
-    fund: String,
+pub(crate) struct Fixtures {
+    pub(crate) person: String,
+    pub(crate) need: String,
+    pub(crate) consent: String,
+    pub(crate) organization: String,
+    pub(crate) user: String,
+    pub(crate) client: String,
+    pub(crate) project: String,
+    pub(crate) published_project: String,
+    pub(crate) fund: String,
     /// A person with a follow-up consent for the education charity, not yet paired.
-    unpaired: String,
-    volunteer: String,
-    pairing: String,
-    pairing_to_end: String,
+    pub(crate) unpaired: String,
+    pub(crate) volunteer: String,
+    pub(crate) pairing: String,
+    pub(crate) pairing_to_end: String,
     /// Pending referrals to the care centre: one to accept, one to decline, one to cancel.
-    referrals: [String; 4],
+    pub(crate) referrals: [String; 4],
     /// A pending referral addressed to the federation, for the forward example.
-    to_federation: String,
-    care: String,
+    pub(crate) to_federation: String,
+    pub(crate) care: String,
     /// An open need for the referral example (the need example closes the other).
-    open_need: String,
+    pub(crate) open_need: String,
     /// A submitted lead from the grid worker.
-    lead: String,
+    pub(crate) lead: String,
 }
 
-async fn fixtures(app: &TestApp) -> Fixtures {
+pub(crate) async fn fixtures(app: &TestApp) -> Fixtures {
     let daoli = app.token("daoli.ca").await;
     let admin = app.token("admin").await;
     let person = app
@@ -276,7 +276,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
 }
 
 /// The path with its parameters filled: real ids, a random id, or a malformed one.
-fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
+pub(crate) fn fill(path: &str, f: &Fixtures, variant: &str) -> String {
     let id = match variant {
         "random" => uuid::Uuid::new_v4().to_string(),
         "malformed" => "not-a-uuid".to_owned(),

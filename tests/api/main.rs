@@ -29,5 +29,6 @@ mod scale_out;
 mod service;
 mod stats;
 mod supervision;
+mod sweep;
 mod versions;
 mod webhooks;
