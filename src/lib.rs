@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod embedded_pg;
 pub mod error;
+pub mod generate;
 pub mod openapi;
 pub mod privacy;
 pub mod secrets;

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::persons::{NewPerson, PersonRow};
+use super::persons::PersonRow;
 use super::schema::{person_imports, persons};
 use super::{Conn, Result};
 
@@ -125,21 +125,6 @@ pub async fn existing(
         )
         .select(PersonRow::as_select())
         .load(conn)
-        .await
-        .map_err(Into::into)
-}
-
-/// Inserts the new people in one statement; those that clash with a registration made
-/// meanwhile are skipped. Returns the ids inserted.
-pub async fn insert_people(conn: &mut Conn, people: &[NewPerson]) -> Result<Vec<Uuid>> {
-    if people.is_empty() {
-        return Ok(Vec::new());
-    }
-    diesel::insert_into(persons::table)
-        .values(people)
-        .on_conflict_do_nothing()
-        .returning(persons::id)
-        .get_results(conn)
         .await
         .map_err(Into::into)
 }

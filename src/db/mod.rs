@@ -4,6 +4,7 @@
 
 pub mod aid;
 pub mod audit;
+pub mod bulk;
 pub mod consents;
 pub mod disclosures;
 pub mod error;

@@ -281,3 +281,79 @@ pub async fn find_many(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<PersonRow>> 
         .await
         .map_err(Into::into)
 }
+
+#[derive(diesel::QueryableByName)]
+struct Inserted {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+}
+
+/// Inserts many people in one statement with a parameter per column (`unnest`; circumstances as
+/// array literals, since `unnest` would flatten a two-dimensional array), skipping any that clash
+/// with a registration made meanwhile. Returns the ids inserted.
+pub async fn insert_many(
+    conn: &mut Conn,
+    people: &[NewPerson],
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    if people.is_empty() {
+        return Ok(Vec::new());
+    }
+    use diesel::sql_types::{
+        Array, Bool, Date, Int4, Int8, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+    };
+    fn col<T, F: Fn(&NewPerson) -> T>(people: &[NewPerson], f: F) -> Vec<T> {
+        people.iter().map(f).collect()
+    }
+    diesel::sql_query(
+        "INSERT INTO persons (id, name, id_number_encrypted, id_number_hash, id_number_masked,
+             birth_date, sex, phone_encrypted, phone_masked, region_code, household_key,
+             household_size, household_income_per_capita_fen, tier, tier_certifying_region,
+             tier_valid_from, tier_valid_to, relapse_monitoring, relapse_certifying_region,
+             relapse_valid_from, relapse_valid_to, special_circumstances, external_id,
+             registered_by_organization_id, created_at, updated_at)
+         SELECT id, name, ie, ih, im, bd, sex, pe, pm, rc, hk, hs, hi, tier, tcr, tvf, tvt, rm,
+                rcr, rvf, rvt, sc::text[], ext, reg, $25, $25
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[],
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int[],
+                     $13::bigint[], $14::text[], $15::text[], $16::date[], $17::date[],
+                     $18::bool[], $19::text[], $20::date[], $21::date[], $22::text[],
+                     $23::text[], $24::uuid[])
+             AS t(id, name, ie, ih, im, bd, sex, pe, pm, rc, hk, hs, hi, tier, tcr, tvf, tvt, rm,
+                  rcr, rvf, rvt, sc, ext, reg)
+         ON CONFLICT DO NOTHING
+         RETURNING id",
+    )
+    .bind::<Array<SqlUuid>, _>(col(people, |p| p.id))
+    .bind::<Array<Text>, _>(col(people, |p| p.name.clone()))
+    .bind::<Array<Text>, _>(col(people, |p| p.id_number_encrypted.clone()))
+    .bind::<Array<Text>, _>(col(people, |p| p.id_number_hash.clone()))
+    .bind::<Array<Text>, _>(col(people, |p| p.id_number_masked.clone()))
+    .bind::<Array<Date>, _>(col(people, |p| p.birth_date))
+    .bind::<Array<Text>, _>(col(people, |p| p.sex.as_str().to_owned()))
+    .bind::<Array<Nullable<Text>>, _>(col(people, |p| p.phone_encrypted.clone()))
+    .bind::<Array<Nullable<Text>>, _>(col(people, |p| p.phone_masked.clone()))
+    .bind::<Array<Text>, _>(col(people, |p| p.region_code.clone()))
+    .bind::<Array<Nullable<Text>>, _>(col(people, |p| p.household_key.clone()))
+    .bind::<Array<Nullable<Int4>>, _>(col(people, |p| p.household_size))
+    .bind::<Array<Nullable<Int8>>, _>(col(people, |p| p.household_income_per_capita_fen))
+    .bind::<Array<Nullable<Text>>, _>(col(people, |p| p.tier.map(|t| t.as_str().to_owned())))
+    .bind::<Array<Nullable<Text>>, _>(col(people, |p| p.tier_certifying_region.clone()))
+    .bind::<Array<Nullable<Date>>, _>(col(people, |p| p.tier_valid_from))
+    .bind::<Array<Nullable<Date>>, _>(col(people, |p| p.tier_valid_to))
+    .bind::<Array<Bool>, _>(col(people, |p| p.relapse_monitoring))
+    .bind::<Array<Nullable<Text>>, _>(col(people, |p| p.relapse_certifying_region.clone()))
+    .bind::<Array<Nullable<Date>>, _>(col(people, |p| p.relapse_valid_from))
+    .bind::<Array<Nullable<Date>>, _>(col(people, |p| p.relapse_valid_to))
+    .bind::<Array<Text>, _>(col(people, |p| {
+        let words: Vec<&str> = p.special_circumstances.iter().map(|c| c.as_str()).collect();
+        format!("{{{}}}", words.join(","))
+    }))
+    .bind::<Array<Nullable<Text>>, _>(col(people, |p| p.external_id.clone()))
+    .bind::<Array<SqlUuid>, _>(col(people, |p| p.registered_by_organization_id))
+    .bind::<Timestamptz, _>(now)
+    .load::<Inserted>(conn)
+    .await
+    .map(|rows| rows.into_iter().map(|r| r.id).collect())
+    .map_err(Into::into)
+}

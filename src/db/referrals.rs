@@ -158,21 +158,47 @@ pub struct ReferralFilter {
 }
 
 pub async fn list(conn: &mut Conn, f: &ReferralFilter) -> Result<Vec<ReferralRow>> {
+    let Some((org, regions)) = &f.received_by else {
+        return filtered(f).load(conn).await.map_err(Into::into);
+    };
+    // Received: addressed to the charity, owned by it, or offered to its regions. One OR over
+    // the three makes PostgreSQL walk the primary key filtering (the matching rows are sparse:
+    // 139 ms at 480,000 referrals); each part alone follows its own index in id order. The
+    // first `limit` of the union are among the first `limit` of the parts.
+    let mut rows = filtered(f)
+        .filter(referrals::target_organization_id.eq(*org))
+        .load(conn)
+        .await?;
+    rows.extend(
+        filtered(f)
+            .filter(referrals::owner_organization_id.eq(*org))
+            .load(conn)
+            .await?,
+    );
+    if !regions.is_empty() {
+        rows.extend(
+            filtered(f)
+                .filter(referrals::target_region_code.eq_any(regions.clone()))
+                .filter(referrals::status.eq(ReferralStatus::Pending))
+                .load(conn)
+                .await?,
+        );
+    }
+    rows.sort_by_key(|r| r.id);
+    rows.dedup_by_key(|r| r.id);
+    rows.truncate(usize::try_from(f.limit).unwrap_or(0));
+    Ok(rows)
+}
+
+/// Every filter but the received-by one, in id order, limited.
+type Selected = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<ReferralRow, diesel::pg::Pg>>;
+
+fn filtered(f: &ReferralFilter) -> referrals::BoxedQuery<'static, diesel::pg::Pg, Selected> {
     let mut q = referrals::table
         .select(ReferralRow::as_select())
         .into_boxed();
     if let Some(o) = f.referring_organization_id {
         q = q.filter(referrals::referring_organization_id.eq(o));
-    }
-    if let Some((org, regions)) = &f.received_by {
-        q = q.filter(
-            referrals::target_organization_id
-                .eq(*org)
-                .or(referrals::owner_organization_id.eq(*org))
-                .or(referrals::target_region_code
-                    .eq_any(regions.clone())
-                    .and(referrals::status.eq(ReferralStatus::Pending))),
-        );
     }
     if let Some(s) = f.status {
         q = q.filter(referrals::status.eq(s));
@@ -206,11 +232,7 @@ pub async fn list(conn: &mut Conn, f: &ReferralFilter) -> Result<Vec<ReferralRow
     if let Some(a) = f.after {
         q = q.filter(referrals::id.gt(a));
     }
-    q.order(referrals::id.asc())
-        .limit(f.limit)
-        .load(conn)
-        .await
-        .map_err(Into::into)
+    q.order(referrals::id.asc()).limit(f.limit)
 }
 
 /// Pending referrals past their answer deadline, locked for this transaction; rows another

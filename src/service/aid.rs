@@ -148,27 +148,6 @@ pub async fn record_in(
             project.per_person_cap_fen.unwrap_or(0),
         )
     })?;
-    if projects::draw(conn, project.id, first, value, now)
-        .await?
-        .is_none()
-    {
-        // Read again: a racing record may have taken the last place or the budget meanwhile.
-        let p = projects::find(conn, project.id)
-            .await?
-            .ok_or_else(|| Error::not_found("project"))?;
-        return Err(if p.status != ProjectStatus::Published {
-            Error::conflict("project_not_open", "the project is no longer published")
-        } else if first && p.places_left <= 0 {
-            Error::conflict("no_places_left", "the project has no places left")
-        } else {
-            Error::conflict(
-                "budget_exceeded",
-                "the project's budget does not cover this",
-            )
-            .with_extra("budget_left_fen", p.budget_fen - p.spent_fen)
-        });
-    }
-
     let id = Uuid::now_v7();
     let fund_entry_id = match input.fund_id {
         Some(fund_id) => {
@@ -230,6 +209,28 @@ pub async fn record_in(
                         "referral_id": record.referral_id, "category": record.category,
                         "form": record.form, "feedback_report_id": report}));
     events::emit(conn, e, now).await?;
+    // The project's row is locked from here to the commit: last, so that records of one
+    // project wait on each other as briefly as possible.
+    if projects::draw(conn, project.id, first, value, now)
+        .await?
+        .is_none()
+    {
+        // Read again: a racing record may have taken the last place or the budget meanwhile.
+        let p = projects::find(conn, project.id)
+            .await?
+            .ok_or_else(|| Error::not_found("project"))?;
+        return Err(if p.status != ProjectStatus::Published {
+            Error::conflict("project_not_open", "the project is no longer published")
+        } else if first && p.places_left <= 0 {
+            Error::conflict("no_places_left", "the project has no places left")
+        } else {
+            Error::conflict(
+                "budget_exceeded",
+                "the project's budget does not cover this",
+            )
+            .with_extra("budget_left_fen", p.budget_fen - p.spent_fen)
+        });
+    }
     Ok(Recorded { record, flags })
 }
 

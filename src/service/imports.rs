@@ -302,7 +302,10 @@ pub async fn write_batch(
                     }
                 }
             }
-            let inserted = imports::insert_people(conn, &new_people).await?;
+            let inserted: HashSet<Uuid> = crate::db::persons::insert_many(conn, &new_people, now)
+                .await?
+                .into_iter()
+                .collect();
             for (p, (line, region)) in new_people.iter().zip(&new_lines) {
                 if inserted.contains(&p.id) {
                     events_out.push(Event::new("person.created", "person", p.id).region(region));
