@@ -12,6 +12,9 @@ use crate::domain::referral::Deadlines;
 pub struct Config {
     /// `DATABASE_URL`; unset means the embedded private PostgreSQL cluster.
     pub database_url: Option<String>,
+    /// `AIDBRIDGE_READ_DATABASE_URL`: a streaming replica for the reads that may lag (public
+    /// disclosure, statistics, the event feed); unset means the primary serves them too.
+    pub read_database_url: Option<String>,
     pub bind: String,
     pub data_dir: PathBuf,
     pub pool_size: usize,
@@ -187,6 +190,7 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let cfg = Self {
             database_url: var("DATABASE_URL"),
+            read_database_url: var("AIDBRIDGE_READ_DATABASE_URL"),
             bind: var("AIDBRIDGE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             data_dir: var("AIDBRIDGE_DATA_DIR")
                 .map(PathBuf::from)
@@ -247,6 +251,7 @@ impl fmt::Debug for Config {
         let redact = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
         f.debug_struct("Config")
             .field("database_url", &redact(&self.database_url))
+            .field("read_database_url", &redact(&self.read_database_url))
             .field("bind", &self.bind)
             .field("data_dir", &self.data_dir)
             .field("pool_size", &self.pool_size)

@@ -200,6 +200,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
     aidbridge::service::keys::check(&pool, &data_keys, now).await?;
     if let Command::RotateKeys = command {
         let ctx = aidbridge::service::Context {
+            read_pool: pool.clone(),
             pool,
             keys: data_keys,
             clock: aidbridge::clock::Clock::system(),

@@ -148,8 +148,15 @@ impl Application {
         )
         .map_err(std::io::Error::other)?;
         let recorder = crate::service::audit::Recorder::start(pool.clone());
+        let read_pool = match &config.read_database_url {
+            Some(url) => {
+                crate::db::build_pool(url, config.pool_size).map_err(std::io::Error::other)?
+            }
+            None => pool.clone(),
+        };
         let state = web::Data::new(AppState {
             ctx: crate::service::Context {
+                read_pool,
                 pool,
                 keys: data_keys,
                 clock: options.clock,

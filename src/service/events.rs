@@ -194,8 +194,10 @@ pub async fn feed(ctx: &Context, caller: &Caller, after: i64, limit: i64) -> Res
     if let Err(e) = relay(ctx).await {
         log::warn!("event relay: {e}");
     }
+    // From the replica when there is one: it replays commits in order, so a poller never skips
+    // a position; it may only see the newest ones a little later.
     let rows = {
-        let mut conn = crate::db::connect(&ctx.pool).await?;
+        let mut conn = crate::db::connect(&ctx.read_pool).await?;
         events::feed(&mut conn, &who, after, None, limit).await?
     };
     if matches!(who, Audience::All) {

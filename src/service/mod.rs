@@ -45,6 +45,10 @@ use crate::privacy::DataKeys;
 #[derive(Clone)]
 pub struct Context {
     pub pool: Pool,
+    /// Reads that may lag behind the primary (public disclosure, statistics, the event feed):
+    /// a replica's pool when one is configured, else the primary's. Everything a caller must
+    /// see right after writing it is read from `pool`.
+    pub read_pool: Pool,
     pub keys: DataKeys,
     pub clock: Clock,
     pub config: Arc<Config>,

@@ -28,7 +28,7 @@ pub async fn projects(
     mut filter: ProjectFilter,
 ) -> Result<Vec<(ProjectRow, Figures)>> {
     filter.published_only = true;
-    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let mut conn = crate::db::connect(&ctx.read_pool).await?;
     let rows = projects::list(&mut conn, &filter).await?;
     let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
     let totals = aid::project_totals(&mut conn, &ids).await?;
@@ -51,7 +51,7 @@ pub async fn projects(
 
 /// A published (or closed) project with its statements and figures.
 pub async fn project(ctx: &Context, id: Uuid) -> Result<(ProjectRow, Figures, Vec<DisclosureRow>)> {
-    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let mut conn = crate::db::connect(&ctx.read_pool).await?;
     let p = projects::find(&mut conn, id)
         .await?
         .filter(|p| p.status != ProjectStatus::Draft)
@@ -74,7 +74,7 @@ pub async fn organization(
     ctx: &Context,
     id: Uuid,
 ) -> Result<(OrganizationRow, Vec<FundRow>, Vec<ProjectRow>)> {
-    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let mut conn = crate::db::connect(&ctx.read_pool).await?;
     let org = organizations::find(&mut conn, id)
         .await?
         .filter(|o| o.status == OrganizationStatus::Active)
@@ -109,7 +109,7 @@ pub async fn totals(ctx: &Context, region: &str) -> Result<(Option<i64>, Vec<Aid
             "public figures go down to the county (6 digits)",
         ));
     }
-    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let mut conn = crate::db::connect(&ctx.read_pool).await?;
     let (from, to) = (
         NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default(),
         NaiveDate::from_ymd_opt(2199, 12, 31).unwrap_or_default(),

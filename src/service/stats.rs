@@ -68,7 +68,7 @@ pub async fn aid(
 ) -> Result<(Scope, Vec<AidRow>)> {
     let s = scope(ctx, caller, region, from, to).await?;
     let rows = {
-        let mut conn = crate::db::connect(&ctx.pool).await?;
+        let mut conn = crate::db::connect(&ctx.read_pool).await?;
         stats::aid(&mut conn, &s.region, s.level, s.from, s.to).await?
     };
     audit::record_supervision_read(
@@ -92,7 +92,7 @@ pub async fn coverage(
 ) -> Result<(Scope, Vec<CoverageRow>)> {
     let s = scope(ctx, caller, region, from, to).await?;
     let rows = {
-        let mut conn = crate::db::connect(&ctx.pool).await?;
+        let mut conn = crate::db::connect(&ctx.read_pool).await?;
         stats::coverage(&mut conn, &s.region, s.level, s.from, s.to).await?
     };
     audit::record_supervision_read(
@@ -117,7 +117,7 @@ pub async fn referrals(
 ) -> Result<(Scope, Vec<ReferralStatsRow>)> {
     let s = scope(ctx, caller, region, from, to).await?;
     let rows = {
-        let mut conn = crate::db::connect(&ctx.pool).await?;
+        let mut conn = crate::db::connect(&ctx.read_pool).await?;
         stats::referrals(&mut conn, &s.region, s.level, s.from, s.to).await?
     };
     audit::record_supervision_read(
@@ -145,7 +145,7 @@ pub async fn overdue(
     let now = ctx.clock.now();
     let hours = ctx.config.deadlines.emergency_consent.num_hours();
     let rows = {
-        let mut conn = crate::db::connect(&ctx.pool).await?;
+        let mut conn = crate::db::connect(&ctx.read_pool).await?;
         stats::overdue(&mut conn, &prefix, now, hours, limit).await?
     };
     audit::record_supervision_read(

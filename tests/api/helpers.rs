@@ -208,6 +208,7 @@ pub struct TestApp {
 pub fn test_config(db_url: &str) -> Config {
     Config {
         database_url: Some(db_url.to_owned()),
+        read_database_url: None,
         bind: "127.0.0.1:0".into(),
         data_dir: std::env::temp_dir().join("aidbridge-test-data"),
         pool_size: 4,
@@ -397,6 +398,7 @@ impl TestApp {
     pub fn service_context(&self) -> aidbridge::service::Context {
         aidbridge::service::Context {
             pool: db::build_pool(&self.db_url, 4).unwrap(),
+            read_pool: db::build_pool(&self.db_url, 2).unwrap(),
             keys: data_keys(),
             clock: self.clock.clone(),
             config: std::sync::Arc::new(test_config(&self.db_url)),
