@@ -6,6 +6,7 @@
 //! this is a loader of fiction, never of real people, and refuses a database that has any.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::time::Instant;
 
 use chrono::{Datelike, Duration, NaiveDate};
@@ -22,7 +23,12 @@ use crate::privacy::{DataKeys, Field};
 
 /// A prefecture-level division: code, name, 2020 census population (ten thousands), counties
 /// (code, name).
-type Prefecture = (&'static str, &'static str, u32, &'static [(&'static str, &'static str)]);
+type Prefecture = (
+    &'static str,
+    &'static str,
+    u32,
+    &'static [(&'static str, &'static str)],
+);
 
 const PREFECTURES: &[Prefecture] = &[
     (
@@ -272,6 +278,13 @@ struct County {
     bureau: Uuid,
 }
 
+/// Ages are counted back from this day, so that the same seed gives the same ID numbers
+/// whenever it runs (the other dates follow the day of the run).
+const BIRTHS_BEFORE: NaiveDate = match NaiveDate::from_ymd_opt(2026, 1, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+
 /// The demo district whose bureau and charity the load run signs in as.
 pub const DEMO_COUNTY: &str = "230102";
 const DEMO_CHARITY: &str = "哈尔滨市道里区关爱服务中心";
@@ -371,7 +384,7 @@ pub async fn run(
             Some(*acc)
         })
         .collect();
-    let mut seen: HashSet<String> = HashSet::with_capacity(opts.persons as usize);
+    let mut seen: HashSet<u64> = HashSet::with_capacity(opts.persons as usize);
     let mut demo_numbers = Vec::new();
     let mut batch = Vec::with_capacity(BATCH);
     let mut written = 0u32;
@@ -403,10 +416,6 @@ pub async fn run(
         progress("persons", opts.persons, opts.persons, started);
     }
     eprintln!();
-    if let Some(path) = &opts.id_numbers_file {
-        std::fs::write(path, demo_numbers.join("\n") + "\n")
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
 
     // The rest is derived on the server from the people and the seed.
     let charities = i64::from((opts.persons / 200).max(13 * 4));
@@ -435,6 +444,10 @@ pub async fn run(
     }
     bulk::vacuum_analyze(&mut conn).await.map_err(err)?;
     eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
+    // Last, so that a file beside the database means the whole province was written.
+    if let Some(path) = &opts.id_numbers_file {
+        write_numbers(path, &demo_numbers)?;
+    }
     let mut counts = Vec::new();
     for table in [
         "organizations",
@@ -451,6 +464,32 @@ pub async fn run(
 }
 
 const BATCH: usize = 2_000;
+
+fn write_numbers(path: &Path, numbers: &[String]) -> Result<(), String> {
+    std::fs::write(path, numbers.join("\n") + "\n").map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The generator seeds the demo accounts (known passwords) before it writes: it refuses any
+/// database that holds people or accounts other than the demo ones, so it can never add them to
+/// a real deployment.
+pub async fn refuse_unless_empty(pool: &Pool) -> Result<(), String> {
+    let err = |e: db::Error| e.to_string();
+    let mut conn = db::connect(pool).await.map_err(err)?;
+    let demo: Vec<&str> = crate::seed::DEMO_LOGINS
+        .iter()
+        .map(|l| l.username)
+        .collect();
+    if bulk::count(&mut conn, "persons").await.map_err(err)? > 0
+        || bulk::other_users(&mut conn, &demo).await.map_err(err)? > 0
+    {
+        return Err(
+            "generate writes a synthetic province and demo accounts: it only runs on an empty \
+             database (or one with nothing but the demo accounts)"
+                .into(),
+        );
+    }
+    Ok(())
+}
 
 fn district_weight(name: &str) -> f64 {
     if name.ends_with('区') {
@@ -500,7 +539,7 @@ fn person(
     keys: &DataKeys,
     county: &County,
     today: NaiveDate,
-    seen: &mut HashSet<String>,
+    seen: &mut HashSet<u64>,
     serial: u32,
 ) -> Result<(db::persons::NewPerson, String), String> {
     // People in the registry are older than the population: a fifth minors, two fifths over 60.
@@ -509,7 +548,7 @@ fn person(
         20..=59 => rng.gen_range(18..60),
         _ => rng.gen_range(60..96),
     };
-    let birth = today - Duration::days(age * 365 + rng.gen_range(0..365));
+    let birth = BIRTHS_BEFORE - Duration::days(age * 365 + rng.gen_range(0..365));
     let sex = if rng.gen_bool(0.5) {
         Sex::Male
     } else {
@@ -524,7 +563,7 @@ fn person(
             birth.month(),
             birth.day()
         );
-        if seen.insert(first17.clone()) {
+        if seen.insert(first17.parse().unwrap_or_default()) {
             break format!(
                 "{first17}{}",
                 resident_id::check_character(first17.as_bytes())
@@ -599,7 +638,8 @@ fn person(
         tier,
         tier_certifying_region: tier.map(|_| county.code.to_owned()),
         tier_valid_from: tier.map(|_| certified),
-        tier_valid_to: tier.map(|_| certified + Duration::days(730)),
+        // Reviewed yearly (a rigid-expenditure status may not run longer).
+        tier_valid_to: tier.map(|_| certified + Duration::days(365)),
         relapse_monitoring: relapse,
         relapse_certifying_region: relapse.then(|| county.code.to_owned()),
         relapse_valid_from: relapse.then_some(certified),

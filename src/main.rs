@@ -67,6 +67,13 @@ fn parse_args() -> Result<(Command, bool), String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    if !generating
+        && (generate.persons != 1_000_000
+            || generate.seed != 1
+            || generate.id_numbers_file.is_some())
+    {
+        return Err("--persons, --seed and --id-numbers go with generate".into());
+    }
     // Its options may come before or after the command word.
     if generating {
         command = Command::Generate(generate);
@@ -231,6 +238,9 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 seed::ADMIN_USERNAME
             );
         }
+    }
+    if let Command::Generate(_) = &command {
+        aidbridge::generate::refuse_unless_empty(&pool).await?;
     }
     if config.demo {
         seed::seed_demo(&pool, config.admin_password.as_deref())

@@ -149,9 +149,9 @@ impl Application {
         .map_err(std::io::Error::other)?;
         let recorder = crate::service::audit::Recorder::start(pool.clone());
         let read_pool = match &config.read_database_url {
-            Some(url) => {
-                crate::db::build_pool(url, config.pool_size).map_err(std::io::Error::other)?
-            }
+            // Half the primary's: it serves a minority of the requests.
+            Some(url) => crate::db::build_pool(url, (config.pool_size / 2).max(2))
+                .map_err(std::io::Error::other)?,
             None => pool.clone(),
         };
         let state = web::Data::new(AppState {

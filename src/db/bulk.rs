@@ -31,6 +31,16 @@ pub async fn count(conn: &mut Conn, table: &'static str) -> Result<i64> {
     Ok(row.n)
 }
 
+/// Accounts other than those named.
+pub async fn other_users(conn: &mut Conn, names: &[&str]) -> Result<i64> {
+    let row: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM users WHERE username <> ALL ($1)")
+            .bind::<Array<Text>, _>(names)
+            .get_result(conn)
+            .await?;
+    Ok(row.n)
+}
+
 pub async fn bureau_of(conn: &mut Conn, region: &str) -> Result<Option<Uuid>> {
     let rows: Vec<Id> = diesel::sql_query(
         "SELECT id FROM organizations WHERE kind = 'civil_affairs_bureau' AND region_code = $1
@@ -156,7 +166,7 @@ pub async fn vacuum_analyze(conn: &mut Conn) -> Result<()> {
     Ok(())
 }
 
-/// `abs(hashtext(…))` below is a deterministic pseudo-random number per row.
+/// `(hashtext(…) & 2147483647)` below is a deterministic pseudo-random number per row.
 pub const STAGES: &[Stage] = &[
     Stage {
         name: "charities",
@@ -182,14 +192,14 @@ pub const STAGES: &[Stage] = &[
               SELECT id, org, name, ARRAY[cat], form, ARRAY[region], tiers, relapse, circ,
                      CASE WHEN cat = 'care_service' THEN 60 END,
                      CASE WHEN cat = 'education' THEN 22 END,
-                     cap_fen, capacity, places, capacity * cap_fen, (capacity - places) * cap_fen / 2,
+                     cap_fen, capacity, capacity, capacity * cap_fen, 0,
                      starts, starts + (365 + j % 365)::int,
                      '向户籍所在地乡镇（街道）或社区提出申请，经初审、公示后帮扶',
                      '按家庭困难程度分档，每人每年不超过上限',
                      '0451-' || lpad((j % 10000000)::text, 8, '0'),
                      status,
                      CASE WHEN status <> 'draft' THEN created END,
-                     CASE WHEN status = 'closed' THEN created + interval '200 days' END,
+                     CASE WHEN status = 'closed' THEN created + make_interval(days => ((j % 365) / 2)::int) END,
                      created, created
               FROM (
                   SELECT j, md5($1 || ':project:' || j)::uuid AS id, o.id AS org, o.region_code AS region,
@@ -203,7 +213,6 @@ pub const STAGES: &[Stage] = &[
                               ELSE '{}' END AS circ,
                          (1 + j % 20)::bigint * 50000 AS cap_fen,
                          20 + (j * 37) % 480 AS capacity,
-                         (20 + (j * 37) % 480) - (j * 13) % (21 + (j * 37) % 480) AS places,
                          ($2 - make_interval(days => (j % 365)::int))::date AS starts,
                          $2 - make_interval(days => (j % 365)::int) AS created,
                          CASE WHEN j % 10 = 0 THEN 'draft' WHEN j % 10 < 3 THEN 'closed'
@@ -239,15 +248,15 @@ pub const STAGES: &[Stage] = &[
                      CASE WHEN k = 1 AND p.tier = 'subsistence_allowance' THEN 'subsistence_allowance'
                           WHEN k = 1 AND p.tier = 'extreme_poverty' THEN 'extreme_poverty_support'
                           ELSE (ARRAY['medical_aid','education_aid','housing_aid','employment_aid',
-                                      'temporary_aid','disaster_relief'])[1 + abs(hashtext($1 || p.id::text || k)) % 6]
+                                      'temporary_aid','disaster_relief'])[1 + (hashtext($1 || p.id::text || k) & 2147483647) % 6]
                      END,
-                     300000 + abs(hashtext($1 || p.id::text)) % 300000,
+                     300000 + (hashtext($1 || p.id::text) & 2147483647) % 300000,
                      (date_trunc('month', $2) - make_interval(months => 6 * k))::date,
                      (date_trunc('month', $2) - make_interval(months => 6 * (k - 1)) - interval '1 day')::date,
                      '黑龙江省社会救助信息系统', p.tier_certifying_region, p.registered_by_organization_id,
                      $2 - make_interval(months => 6 * (k - 1))
               FROM persons p CROSS JOIN generate_series(1, 2) k
-              WHERE p.tier IS NOT NULL AND (k = 1 OR abs(hashtext($1 || p.id::text)) % 3 = 0)",
+              WHERE p.tier IS NOT NULL AND (k = 1 OR (hashtext($1 || p.id::text) & 2147483647) % 3 = 0)",
     },
     Stage {
         name: "needs (one person in five)",
@@ -275,16 +284,16 @@ pub const STAGES: &[Stage] = &[
                      CASE WHEN (h / 5) % 20 < 6 THEN 'open' WHEN (h / 5) % 20 < 11 THEN 'referred'
                           WHEN (h / 5) % 20 < 18 THEN 'met' ELSE 'closed' END,
                      registered_by_organization_id,
-                     $2 - make_interval(days => 40 + ((h / 7) % 700)::int),
-                     $2 - make_interval(days => 40 + ((h / 7) % 700)::int)
+                     $2 - make_interval(days => 150 + ((h / 7) % 700)::int),
+                     $2 - make_interval(days => 150 + ((h / 7) % 700)::int)
               FROM (
-                  SELECT p.*, abs(hashtext($1 || p.id::text)) AS h,
+                  SELECT p.*, (hashtext($1 || p.id::text) & 2147483647) AS h,
                          CASE WHEN 'major_illness' = ANY (p.special_circumstances) THEN 'medical'
                               WHEN 'minor' = ANY (p.special_circumstances) THEN 'education'
                               WHEN 'elderly_dependent' = ANY (p.special_circumstances) THEN 'care_service'
                               ELSE (ARRAY['medical','education','employment','emergency','housing',
                                           'living','living','living','care_service','psychological',
-                                          'rehabilitation','skills'])[1 + abs(hashtext($1 || 'c' || p.id::text)) % 12]
+                                          'rehabilitation','skills'])[1 + (hashtext($1 || 'c' || p.id::text) & 2147483647) % 12]
                          END AS category
                   FROM persons p
               ) p
@@ -317,8 +326,14 @@ pub const STAGES: &[Stage] = &[
                           THEN (ARRAY['could_not_help','unreachable','declined_by_person'])[1 + (h2 / 3) % 3] END,
                      CASE WHEN status = 'cancelled' THEN '需求已由其他渠道解决' END,
                      prev, created,
-                     CASE WHEN status IN ('pending', 'accepted') THEN created
-                          ELSE created + make_interval(days => 1 + (h2 % 20)::int) END,
+                     CASE status WHEN 'pending' THEN created
+                          WHEN 'declined' THEN created + make_interval(hours => 1 + (h2 % 48)::int)
+                          WHEN 'expired' THEN created + CASE urgency WHEN 'emergency' THEN interval '4 hours'
+                               WHEN 'urgent' THEN interval '24 hours' ELSE interval '72 hours' END
+                          WHEN 'cancelled' THEN created + make_interval(hours => 2 + (h2 % 96)::int)
+                          WHEN 'accepted' THEN created + make_interval(hours => 1 + (h2 % 24)::int)
+                          WHEN 'in_progress' THEN created + make_interval(hours => 25 + (h2 % 24)::int)
+                          ELSE created + make_interval(days => 10 + (h2 % 20)::int) END,
                      CASE WHEN basis = 'emergency' THEN created END
               FROM (
                   SELECT chain.*,
@@ -327,28 +342,33 @@ pub const STAGES: &[Stage] = &[
                          CASE WHEN region_code = '230102' AND h2 % 2 = 0 THEN $5
                               ELSE md5($1 || ':charity:' || (p_idx + 13 * (h2 % ($3 / 13))))::uuid END AS target,
                          p_idx + 13 * (h2 % ($3 / 13)) + $3 * ((h2 / 7) % ($4 / $3)) AS project_j,
-                         CASE WHEN urgency = 'emergency' AND h2 % 4 = 0 THEN 'emergency' ELSE 'consent' END AS basis,
+                         CASE WHEN urgency = 'emergency' AND h2 % 4 = 0
+                                   AND NOT (step = k AND need_status = 'referred')
+                              THEN 'emergency' ELSE 'consent' END AS basis,
+                         -- Open ones recent (pending within their deadline), earlier attempts
+                         -- three weeks apart, each ended before the next began.
                          CASE WHEN step = k AND need_status = 'referred' AND (h2 % 3) = 0
-                              THEN $2 - make_interval(hours => (h2 % 60)::int)
+                              THEN $2 - make_interval(mins => (h2 % 180)::int)
                               WHEN step = k AND need_status = 'referred'
-                              THEN $2 - make_interval(days => 1 + (h2 % 20)::int)
-                              ELSE need_at + make_interval(days => 1 + (step - 1) * 9, hours => (h2 % 24)::int)
+                              THEN $2 - make_interval(days => 3 + (h2 % 20)::int)
+                              ELSE need_at + make_interval(days => 1 + (step - 1) * 21, hours => (h2 % 24)::int)
                          END AS created,
-                         CASE WHEN step < k OR need_status = 'open'
+                         CASE WHEN step < k THEN (ARRAY['declined','expired'])[1 + h2 % 2]
+                              WHEN need_status = 'open'
                               THEN (ARRAY['declined','expired','cancelled'])[1 + h2 % 3]
                               WHEN need_status = 'referred'
-                              THEN (ARRAY['pending','accepted','in_progress'])[1 + h2 % 3]
+                              THEN (ARRAY['pending','accepted','in_progress'])[1 + (h2 % 3)]
                               ELSE 'completed' END AS status
                   FROM (
-                      SELECT n.*, s.step, abs(hashtext($1 || ':s:' || n.need_id || ':' || s.step)) AS h2
+                      SELECT n.*, s.step, (hashtext($1 || ':s:' || n.need_id || ':' || s.step) & 2147483647) AS h2
                       FROM (
                           SELECT n.id AS need_id, n.person_id, n.region_code, n.urgency,
                                  n.status AS need_status, n.created_at AS need_at,
                                  n.recorded_by_organization_id AS bureau, c.p_idx,
-                                 abs(hashtext($1 || ':r:' || n.id)) AS h,
-                                 CASE n.status WHEN 'open' THEN abs(hashtext($1 || ':r:' || n.id)) % 4
-                                               WHEN 'closed' THEN 1 + abs(hashtext($1 || ':r:' || n.id)) % 2
-                                               ELSE 1 + abs(hashtext($1 || ':r:' || n.id)) % 5 END AS k
+                                 (hashtext($1 || ':r:' || n.id) & 2147483647) AS h,
+                                 CASE n.status WHEN 'open' THEN (hashtext($1 || ':r:' || n.id) & 2147483647) % 4
+                                               WHEN 'closed' THEN 1 + (hashtext($1 || ':r:' || n.id) & 2147483647) % 2
+                                               ELSE 1 + (hashtext($1 || ':r:' || n.id) & 2147483647) % 5 END AS k
                           FROM needs n JOIN gen_counties c ON c.code = n.region_code
                       ) n
                       CROSS JOIN LATERAL generate_series(1, n.k) s(step)
@@ -364,7 +384,7 @@ pub const STAGES: &[Stage] = &[
                   recorded_by, created_at)
               SELECT md5($1 || ':consent:' || r.id)::uuid, r.person_id, r.target_organization_id,
                      ARRAY['referral', 'follow_up'], ARRAY['identity', 'contact', 'household'],
-                     (ARRAY['written', 'electronic', 'oral_witnessed'])[1 + abs(hashtext(r.id::text)) % 3],
+                     (ARRAY['written', 'electronic', 'oral_witnessed'])[1 + (hashtext(r.id::text) & 2147483647) % 3],
                      'hlj-referral-notice-2024.1',
                      '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
                      'scan-' || left(r.id::text, 8),
@@ -374,16 +394,41 @@ pub const STAGES: &[Stage] = &[
                      r.created_at - interval '1 day', r.created_at + interval '1 year',
                      r.referring_organization_id, r.referring_organization_id,
                      r.created_at - interval '1 day'
-              FROM (SELECT r.*, p.birth_date > ($2 - interval '18 years')::date AS minor
+              FROM (SELECT r.*, p.birth_date > (r.created_at - interval '18 years')::date AS minor
                     FROM referrals r JOIN persons p ON p.id = r.person_id
                     WHERE r.legal_basis = 'consent') r",
+    },
+    Stage {
+        name: "referral history",
+        sql: "INSERT INTO referral_history (id, referral_id, from_status, to_status,
+                  actor_organization_id, at)
+              SELECT md5($1 || ':history:' || r.id || ':' || t.n)::uuid, r.id, t.from_status,
+                     t.to_status, t.org, t.at
+              FROM referrals r
+              CROSS JOIN LATERAL (VALUES
+                  (0, NULL, 'pending', r.referring_organization_id, r.created_at),
+                  (1, 'pending', 'accepted', r.target_organization_id,
+                   CASE WHEN r.status = 'accepted' THEN r.updated_at ELSE r.created_at + interval '1 hour' END),
+                  (2, 'accepted', 'in_progress', r.target_organization_id,
+                   CASE WHEN r.status = 'in_progress' THEN r.updated_at ELSE r.created_at + interval '25 hours' END),
+                  (3, 'in_progress', 'completed', r.target_organization_id, r.updated_at),
+                  (4, 'pending', r.status,
+                   CASE r.status WHEN 'declined' THEN r.target_organization_id
+                                 WHEN 'cancelled' THEN r.referring_organization_id END,
+                   r.updated_at)
+              ) AS t(n, from_status, to_status, org, at)
+              WHERE t.n = 0
+                 OR (t.n = 1 AND r.status IN ('accepted', 'in_progress', 'completed'))
+                 OR (t.n = 2 AND r.status IN ('in_progress', 'completed'))
+                 OR (t.n = 3 AND r.status = 'completed')
+                 OR (t.n = 4 AND r.status IN ('declined', 'expired', 'cancelled'))",
     },
     Stage {
         name: "load-run pool: open needs in 230102",
         sql: "INSERT INTO needs (id, person_id, region_code, category, description, urgency,
                   source, status, recorded_by_organization_id, created_at, updated_at)
               SELECT md5($1 || ':pool-need:' || p.id)::uuid, p.id, p.region_code,
-                     (ARRAY['living', 'care_service', 'medical'])[1 + abs(hashtext(p.id::text)) % 3],
+                     (ARRAY['living', 'care_service', 'medical'])[1 + (hashtext(p.id::text) & 2147483647) % 3],
                      '入户排查发现生活困难，需要帮扶', 'normal', 'screening', 'open',
                      p.registered_by_organization_id, $2 - interval '10 days', $2 - interval '10 days'
               FROM persons p

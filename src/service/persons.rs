@@ -330,27 +330,23 @@ pub async fn reveal(
     Ok((person, revealed))
 }
 
-/// Finds a person by exact ID number (按身份证号查找) within the caller's region; recorded.
+/// Finds a person by exact ID number (按身份证号查找) within the caller's region; recorded (the
+/// record is committed, with other disclosures of the moment, before the person is answered).
 pub async fn lookup(ctx: &Context, caller: &Caller, id: &ResidentId) -> Result<PersonRow> {
     caller.require_any(&[crate::domain::role::Role::CivilAffairs])?;
     let hash = ctx.keys.blind_index(id.expose());
-    let caller2 = caller.clone();
-    let ctx2 = ctx.clone();
-    transaction(&ctx.pool, |conn| {
-        Box::pin(async move {
-            let person = persons::find_by_id_hash(conn, &hash)
-                .await?
-                .filter(|p| caller2.covers_region(&p.region_code))
-                .ok_or_else(|| Error::not_found("person"))?;
-            audit::append(
-                conn,
-                audit::by(&ctx2, &caller2, "person.lookup", "person", person.id),
-            )
-            .await?;
-            Ok(person)
-        })
-    })
-    .await
+    let person = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        persons::find_by_id_hash(&mut conn, &hash).await?
+    }
+    .filter(|p| caller.covers_region(&p.region_code))
+    .ok_or_else(|| Error::not_found("person"))?;
+    audit::record(
+        ctx,
+        audit::by(ctx, caller, "person.lookup", "person", person.id),
+    )
+    .await?;
+    Ok(person)
 }
 
 /// Changes to a person whose fields have passed every rule; `None` leaves a field as it is,

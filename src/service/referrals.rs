@@ -1095,7 +1095,14 @@ pub async fn list(
         let who = access::requester(&mut conn, caller).await?;
         filter.received_by = Some((caller.organization_id, covering_prefixes(&who.region_code)));
     }
-    let rows = referrals::list(&mut conn, &filter).await?;
+    // One snapshot for the parts of a received list (db::referrals::list reads it in three), so
+    // a referral that changes hands meanwhile is in exactly one of them.
+    let rows = conn
+        .build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(async |conn| referrals::list(conn, &filter).await)
+        .await?;
     Ok(rows.into_iter().map(|r| seen(caller, r)).collect())
 }
 

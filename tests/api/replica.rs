@@ -34,6 +34,16 @@ fn replica(args: &[&str]) {
     );
 }
 
+/// Stops the replica however the test ends (a panic included).
+struct Replica(String);
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/replica");
+        let _ = Command::new(script).args(["stop", &self.0]).output();
+    }
+}
+
 async fn on_replica(url: &str, sql: &str) {
     let mut conn = AsyncPgConnection::establish(url)
         .await
@@ -93,6 +103,7 @@ async fn public_reads_come_from_the_replica_and_the_writer_reads_its_own_write_f
         replica_dir.to_str().expect("utf-8 path"),
         &port.to_string(),
     ]);
+    let _stop = Replica(replica_dir.to_str().expect("utf-8 path").to_owned());
     let replica_url = url.replacen(&format!(":{}/", pg.port()), &format!(":{port}/"), 1);
     let mut config = test_config(&url);
     config.read_database_url = Some(replica_url.clone());
@@ -143,7 +154,6 @@ async fn public_reads_come_from_the_replica_and_the_writer_reads_its_own_write_f
     assert!(seen, "the replica caught up within 10 s");
     assert_eq!(app.get("/api/v1/public/stats", None).await.status(), 200);
 
-    replica(&["stop", replica_dir.to_str().expect("utf-8 path")]);
     tokio::task::spawn_blocking(move || pg.stop())
         .await
         .expect("stop task");
