@@ -246,6 +246,12 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
         "该 Idempotency-Key 在 24 小时内已用于另一个请求",
     ),
     (
+        "subscription_limit",
+        409,
+        "the organisation already has the most active webhook subscriptions allowed (`limit`); delete one first",
+        "本组织的有效 Webhook 订阅已达上限（limit），请先删除一个",
+    ),
+    (
         "request_in_progress",
         409,
         "the first request with this `Idempotency-Key` is still running; retry after `Retry-After`",

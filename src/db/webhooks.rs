@@ -247,3 +247,38 @@ pub async fn requeue(
     .optional()
     .map_err(Into::into)
 }
+
+/// Deletes up to `limit` ended deliveries (delivered or dead) made before `before`; pending ones
+/// stay until they end.
+pub async fn purge_ended(conn: &mut Conn, before: DateTime<Utc>, limit: i64) -> Result<usize> {
+    diesel::sql_query(
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+         WHERE status <> 'pending' AND created_at < $1 LIMIT $2)",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(before)
+    .bind::<diesel::sql_types::Int8, _>(limit)
+    .execute(conn)
+    .await
+    .map_err(Into::into)
+}
+
+/// The organisation's active subscriptions, counted under a lock of the organisation's row, so
+/// that of two racing subscriptions the second counts the first.
+pub async fn lock_and_count_active(conn: &mut Conn, organization: Uuid) -> Result<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(organization)
+        .execute(conn)
+        .await?;
+    let row: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM webhook_subscriptions WHERE organization_id = $1 AND active",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(organization)
+    .get_result(conn)
+    .await?;
+    Ok(row.n)
+}

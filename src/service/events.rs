@@ -162,6 +162,9 @@ pub async fn run_relay(ctx: Context) {
             if let Err(e) = purge(&ctx).await {
                 log::warn!("event retention: {e}");
             }
+            if let Err(e) = super::webhooks::purge(&ctx).await {
+                log::warn!("webhook delivery retention: {e}");
+            }
         }
     }
 }

@@ -65,6 +65,9 @@ pub fn wants(types: &[String], event_type: &str) -> bool {
 
 /// Subscribes the caller's organisation (建立订阅): whoever may read the feed. Events from now
 /// on are delivered.
+/// Active subscriptions an organisation may hold.
+pub const MAX_SUBSCRIPTIONS: i64 = 20;
+
 pub async fn subscribe(
     ctx: &Context,
     caller: &Caller,
@@ -101,6 +104,15 @@ pub async fn subscribe(
     row.cursor = transaction(&ctx.pool, |conn| {
         Box::pin(async move {
             let mut r = r;
+            // Each subscription is served in turn by the sender: a bound keeps one organisation
+            // from crowding out the others.
+            if webhooks::lock_and_count_active(conn, r.organization_id).await? >= MAX_SUBSCRIPTIONS {
+                return Err(Error::conflict(
+                    "subscription_limit",
+                    format!("an organisation has at most {MAX_SUBSCRIPTIONS} active subscriptions; delete one first"),
+                )
+                .with_extra("limit", MAX_SUBSCRIPTIONS));
+            }
             r.cursor = crate::db::events::top(conn).await?;
             webhooks::insert(conn, &r).await?;
             audit::append(conn, ev).await?;
@@ -345,6 +357,21 @@ async fn serve(ctx: &Context, s: SubscriptionRow) -> Result<usize> {
         }
     }
     Ok(attempts)
+}
+
+/// The delivery log is kept as long as the feed keeps its events: ended deliveries older than
+/// the retention are deleted (hourly, with the events). Returns how many.
+pub async fn purge(ctx: &Context) -> Result<usize> {
+    let before = ctx.clock.now() - chrono::Duration::days(ctx.config.event_retention_days);
+    let mut conn = crate::db::connect(&ctx.pool).await?;
+    let mut total = 0;
+    loop {
+        let n = webhooks::purge_ended(&mut conn, before, 5000).await?;
+        total += n;
+        if n < 5000 {
+            return Ok(total);
+        }
+    }
 }
 
 /// One pass of the sender over every active subscription no other instance is serving (a lease

@@ -290,3 +290,114 @@ async fn a_delivery_that_keeps_failing_is_dead_lettered_and_subscriptions_are_ch
     assert_eq!(dead["items"][0]["attempts"], 8);
     assert_eq!(dead["items"][0]["last_status_code"], 500);
 }
+
+#[tokio::test]
+async fn ended_deliveries_are_kept_as_long_as_the_events_and_pending_ones_until_they_end() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let hook: Value = app
+        .post(
+            "/api/v1/webhooks",
+            Some(&daoli),
+            &json!({"url": "http://127.0.0.1:9/hook"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = hook["id"].as_str().expect("id");
+    for (position, status, age) in [
+        (1, "delivered", "200 days"),
+        (2, "dead", "200 days"),
+        (3, "pending", "200 days"),
+        (4, "delivered", "10 days"),
+    ] {
+        app.exec(&format!(
+            "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_position, event_type,
+                 body, status, next_attempt_at, created_at)
+             VALUES (gen_random_uuid(), '{id}', gen_random_uuid(), {position}, 'person.created', '{{}}',
+                 '{status}', now(), now() - interval '{age}')"
+        ))
+        .await
+        .expect("a delivery");
+    }
+    // Relative to the server's clock, which the test leaves at the real time (180 days kept).
+    let ctx = app.service_context();
+    assert_eq!(
+        aidbridge::service::webhooks::purge(&ctx)
+            .await
+            .expect("purge"),
+        2
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM webhook_deliveries WHERE subscription_id = '{id}'
+             AND event_position IN (3, 4)"
+        ))
+        .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM webhook_deliveries")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn an_organisation_holds_at_most_twenty_subscriptions_also_when_they_race() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let body = json!({"url": "http://127.0.0.1:9/hook"});
+    for _ in 0..18 {
+        assert_eq!(
+            app.post("/api/v1/webhooks", Some(&daoli), &body)
+                .await
+                .status(),
+            201
+        );
+    }
+    // Five at once for the last two places: two subscribed, three refused.
+    let answers = futures_util::future::join_all(
+        (0..5).map(|_| app.post("/api/v1/webhooks", Some(&daoli), &body)),
+    )
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 409, 409, 409]);
+    let p = problem(app.post("/api/v1/webhooks", Some(&daoli), &body).await, 409).await;
+    assert_eq!(p["code"], "subscription_limit");
+    assert_eq!(p["limit"], 20);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM webhook_subscriptions WHERE active")
+            .await,
+        20
+    );
+    // Another organisation is not affected; one deleted makes room.
+    let care = app.token("charity.care").await;
+    assert_eq!(
+        app.post("/api/v1/webhooks", Some(&care), &body)
+            .await
+            .status(),
+        201
+    );
+    let list: Value = app
+        .get("/api/v1/webhooks", Some(&daoli))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let first = list[0]["id"].as_str().expect("an id");
+    assert_eq!(
+        app.delete(&format!("/api/v1/webhooks/{first}"), Some(&daoli))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.post("/api/v1/webhooks", Some(&daoli), &body)
+            .await
+            .status(),
+        201
+    );
+}

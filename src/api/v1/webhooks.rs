@@ -90,6 +90,7 @@ fn valid_type(t: &str) -> bool {
     responses(
         (status = 201, description = "Subscribed (with the secret)", body = Webhook),
         (status = 403, description = "Not a bureau, charity or auditor"),
+        (status = 409, description = "The organisation has the most active subscriptions allowed (`subscription_limit`)"),
         (status = 422, description = "Invalid URL or event type"),
     )
 )]
