@@ -27,6 +27,8 @@ pub struct ImportRow {
     pub failure: Option<String>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The last progress (the sweeper fails a running import idle for too long).
+    pub updated_at: DateTime<Utc>,
 }
 
 pub async fn insert(conn: &mut Conn, row: &ImportRow) -> Result<()> {
@@ -59,34 +61,42 @@ pub async fn of_organization(conn: &mut Conn, org: Uuid, limit: i64) -> Result<V
 }
 
 /// Adds a batch's counts and the reasons rows were refused (kept up to [`KEEP_REJECTED`]).
+/// What one batch adds to a job's counts.
+pub struct Progress {
+    pub read: i64,
+    pub written: i64,
+    pub unchanged: i64,
+    pub rejected_rows: i64,
+}
+
 pub async fn progress(
     conn: &mut Conn,
     id: Uuid,
-    read: i64,
-    written: i64,
-    unchanged: i64,
-    rejected_rows: i64,
+    p: Progress,
     rejected: &[serde_json::Value],
-) -> Result<()> {
-    use diesel::sql_types::{BigInt, Jsonb, Uuid as SqlUuid};
-    diesel::sql_query(
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    use diesel::sql_types::{BigInt, Jsonb, Timestamptz, Uuid as SqlUuid};
+    let n = diesel::sql_query(
         "UPDATE person_imports SET rows_read = rows_read + $2, rows_written = rows_written + $3, \
          rows_unchanged = rows_unchanged + $4, rows_rejected = rows_rejected + $5, \
          rejected = CASE WHEN jsonb_array_length(rejected) >= $6 THEN rejected \
            ELSE rejected || (SELECT coalesce(jsonb_agg(e), '[]') FROM \
-             (SELECT e FROM jsonb_array_elements($7) e LIMIT $6 - jsonb_array_length(rejected)) x) END \
-         WHERE id = $1",
+             (SELECT e FROM jsonb_array_elements($7) e LIMIT $6 - jsonb_array_length(rejected)) x) END, \
+         updated_at = $8 \
+         WHERE id = $1 AND status = 'running'",
     )
     .bind::<SqlUuid, _>(id)
-    .bind::<BigInt, _>(read)
-    .bind::<BigInt, _>(written)
-    .bind::<BigInt, _>(unchanged)
-    .bind::<BigInt, _>(rejected_rows)
+    .bind::<BigInt, _>(p.read)
+    .bind::<BigInt, _>(p.written)
+    .bind::<BigInt, _>(p.unchanged)
+    .bind::<BigInt, _>(p.rejected_rows)
     .bind::<BigInt, _>(KEEP_REJECTED)
     .bind::<Jsonb, _>(serde_json::Value::Array(rejected.to_vec()))
+    .bind::<Timestamptz, _>(now)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(n == 1)
 }
 
 pub async fn finish(
@@ -95,20 +105,32 @@ pub async fn finish(
     failure: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<ImportRow> {
-    diesel::update(person_imports::table.find(id))
-        .set((
-            person_imports::status.eq(if failure.is_some() {
-                "failed"
-            } else {
-                "completed"
-            }),
-            person_imports::failure.eq(failure),
-            person_imports::finished_at.eq(Some(now)),
-        ))
-        .returning(ImportRow::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(Into::into)
+    let ended = diesel::update(
+        person_imports::table
+            .find(id)
+            .filter(person_imports::status.eq("running")),
+    )
+    .set((
+        person_imports::status.eq(if failure.is_some() {
+            "failed"
+        } else {
+            "completed"
+        }),
+        person_imports::failure.eq(failure),
+        person_imports::finished_at.eq(Some(now)),
+        person_imports::updated_at.eq(now),
+    ))
+    .returning(ImportRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?;
+    // Already ended (the sweeper failed it meanwhile): as it stands.
+    match ended {
+        Some(row) => Ok(row),
+        None => find(conn, id)
+            .await?
+            .ok_or(diesel::result::Error::NotFound.into()),
+    }
 }
 
 /// People already registered under any of these ID hashes or external ids.
@@ -127,4 +149,28 @@ pub async fn existing(
         .load(conn)
         .await
         .map_err(Into::into)
+}
+
+/// Marks failed the running imports without progress since `before`; returns their ids.
+pub async fn fail_stale(
+    conn: &mut Conn,
+    before: DateTime<Utc>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    diesel::update(
+        person_imports::table
+            .filter(person_imports::status.eq("running"))
+            .filter(person_imports::updated_at.lt(before)),
+    )
+    .set((
+        person_imports::status.eq("failed"),
+        person_imports::failure.eq(reason),
+        person_imports::finished_at.eq(Some(now)),
+        person_imports::updated_at.eq(now),
+    ))
+    .returning(person_imports::id)
+    .get_results(conn)
+    .await
+    .map_err(Into::into)
 }

@@ -667,5 +667,6 @@ diesel::table! {
         failure -> Nullable<Text>,
         created_at -> Timestamptz,
         finished_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
     }
 }

@@ -146,7 +146,8 @@ pub async fn sweep(ctx: &Context) -> Result<usize> {
     }
 }
 
-/// Sweeps expired keys every ten minutes until the process ends.
+/// Sweeps expired keys, and fails imports left without progress, every ten minutes until the
+/// process ends.
 pub async fn run_sweeper(ctx: Context) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -154,6 +155,11 @@ pub async fn run_sweeper(ctx: Context) {
         tick.tick().await;
         if let Err(e) = sweep(&ctx).await {
             log::warn!("idempotency keys: {e}");
+        }
+        match super::imports::fail_stale(&ctx).await {
+            Ok(0) => {}
+            Ok(n) => log::warn!("{n} import(s) without progress for ten minutes marked failed"),
+            Err(e) => log::warn!("stale imports: {e}"),
         }
     }
 }

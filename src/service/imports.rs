@@ -65,6 +65,7 @@ pub async fn start(ctx: &Context, caller: &Caller) -> Result<ImportRow> {
         failure: None,
         created_at: ctx.clock.now(),
         finished_at: None,
+        updated_at: ctx.clock.now(),
     };
     let ev = audit::by(ctx, caller, "import.start", "import", row.id);
     let r = row.clone();
@@ -337,16 +338,26 @@ pub async fn write_batch(
                 .filter_map(|r| r["line"].as_u64())
                 .collect::<HashSet<_>>()
                 .len() as i64;
-            imports::progress(
+            let running = imports::progress(
                 conn,
                 import_id,
-                read,
-                written,
-                unchanged,
-                refused_rows,
+                imports::Progress {
+                    read,
+                    written,
+                    unchanged,
+                    rejected_rows: refused_rows,
+                },
                 &rejected,
+                now,
             )
             .await?;
+            if !running {
+                // Failed by the sweeper meanwhile: this batch is not written, the import stops.
+                return Err(Error::conflict(
+                    "concurrent_update",
+                    "the import was ended meanwhile (no progress for ten minutes)",
+                ));
+            }
             audit::append(
                 conn,
                 ev.details(json!({"created": inserted, "updated": changed_ids,
@@ -379,6 +390,43 @@ pub async fn finish(
             )
             .await?;
             Ok(row)
+        })
+    })
+    .await
+}
+
+/// An import without progress for this long is taken to have broken off (its upload or its
+/// server gone): every batch of a live one reports within seconds.
+const STALE_AFTER_MINUTES: i64 = 10;
+
+/// Marks failed the imports left `running` by a broken-off upload or a stopped server (the
+/// rows written so far stay; importing the file again completes it and changes nothing else).
+pub async fn fail_stale(ctx: &Context) -> Result<usize> {
+    let now = ctx.clock.now();
+    let before = now - chrono::Duration::minutes(STALE_AFTER_MINUTES);
+    let ctx2 = ctx.clone();
+    transaction(&ctx.pool, move |conn| {
+        Box::pin(async move {
+            let ids = imports::fail_stale(
+                conn,
+                before,
+                "no progress for ten minutes (the upload broke off or the server stopped); \
+                 import the file again: rows already written stay as they are",
+                now,
+            )
+            .await?;
+            for id in &ids {
+                let ev = audit::anonymous(
+                    &ctx2,
+                    "system",
+                    &super::RequestMeta::default(),
+                    "import.interrupted",
+                    "import",
+                    Some(*id),
+                );
+                audit::append(conn, ev).await?;
+            }
+            Ok(ids.len())
         })
     })
     .await

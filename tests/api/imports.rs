@@ -228,3 +228,63 @@ async fn imports_need_the_exports_header_csv_and_a_bureau() {
     );
     assert_eq!(app.count("SELECT count(*) AS n FROM persons").await, 0);
 }
+
+#[tokio::test]
+async fn an_import_left_without_progress_is_marked_failed_and_a_live_one_is_not() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let org = app.org_id("哈尔滨市道里区民政局").await;
+    let stuck = uuid::Uuid::new_v4();
+    app.exec(&format!(
+        "INSERT INTO person_imports (id, organization_id, created_by, status, rows_read, created_at, updated_at)
+         VALUES ('{stuck}', '{org}', gen_random_uuid(), 'running', 1000, now() - interval '1 hour',
+                 now() - interval '11 minutes')"
+    ))
+    .await
+    .expect("a broken-off import");
+    let done = upload(&app, &daoli, format!("{HEADER}{}", good_rows(3))).await;
+    assert_eq!(done.status(), 201);
+    let done: Value = done.json().await.expect("json");
+    let ctx = app.service_context();
+    assert_eq!(
+        aidbridge::service::imports::fail_stale(&ctx)
+            .await
+            .expect("sweep"),
+        1
+    );
+    let job: Value = app
+        .get(&format!("/api/v1/imports/{stuck}"), Some(&daoli))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(job["status"], "failed");
+    assert_eq!(job["rows_read"], 1000);
+    assert!(job["failure"]
+        .as_str()
+        .is_some_and(|f| f.contains("import the file again")));
+    let live: Value = app
+        .get(
+            &format!("/api/v1/imports/{}", done["id"].as_str().expect("id")),
+            Some(&daoli),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(live["status"], "completed");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM audit_events WHERE action = 'import.interrupted' AND entity_id = '{stuck}'"
+        ))
+        .await,
+        1
+    );
+    // Nothing left to sweep.
+    assert_eq!(
+        aidbridge::service::imports::fail_stale(&ctx)
+            .await
+            .expect("sweep"),
+        0
+    );
+}
