@@ -14,10 +14,11 @@ use std::sync::OnceLock;
 use uuid::Uuid;
 
 use super::{audit, events, transaction, Context, Error, Result};
-use crate::auth::Caller;
+use crate::auth::{Caller, PrincipalKind};
 use crate::db::events::{Audience, EventRow};
 use crate::db::webhooks::{self, DeliveryRow, SubscriptionRow};
 use crate::db::Conn;
+use crate::domain::region::RegionCode;
 use crate::domain::webhook::{retry_at, signature, DeliveryStatus, MAX_ATTEMPTS};
 use crate::privacy::Field;
 
@@ -37,6 +38,68 @@ fn audience_columns(a: &Audience) -> (&'static str, Option<String>) {
         Audience::All => ("all", None),
         Audience::Region { prefix, .. } => ("region", Some(prefix.clone())),
         Audience::Organization(_) => ("organization", None),
+    }
+}
+
+/// The audience a subscription serves now: never wider than when it was made, nor than what its
+/// creator may read today (roles, region); `None` while the creator's account or organisation
+/// may not act, or the creator no longer reads the feed: nothing is queued or sent then (the
+/// subscription resumes where it stopped if they may again). Also the creator as a caller, for
+/// recording an auditor's pushes.
+async fn standing_audience(
+    conn: &mut Conn,
+    s: &SubscriptionRow,
+) -> Result<Option<(Audience, Caller)>> {
+    use crate::db::{organizations, users};
+    use crate::domain::organization::OrganizationStatus;
+    let org = match organizations::find(conn, s.organization_id).await? {
+        Some(o) if o.status == OrganizationStatus::Active => o,
+        _ => return Ok(None),
+    };
+    let (kind, roles, region) = if let Some(u) = users::find_user(conn, s.created_by).await? {
+        if !u.enabled || u.organization_id != s.organization_id {
+            return Ok(None);
+        }
+        (PrincipalKind::User, u.roles, u.region_code)
+    } else if let Some(c) = users::find_client(conn, s.created_by).await? {
+        if !c.enabled || c.organization_id != s.organization_id {
+            return Ok(None);
+        }
+        (PrincipalKind::Client, c.roles, org.region_code)
+    } else {
+        return Ok(None);
+    };
+    let Ok(region) = RegionCode::parse(&region) else {
+        return Ok(None);
+    };
+    let creator = Caller {
+        id: s.created_by,
+        kind,
+        organization_id: s.organization_id,
+        roles,
+        region,
+        meta: Default::default(),
+    };
+    let Ok(today) = events::audience(&creator) else {
+        return Ok(None);
+    };
+    Ok(Some((narrower(audience_of(s), today), creator)))
+}
+
+/// Of the audience a subscription was made with and the one its creator has now, the narrower
+/// (the present one when they are alike: a bureau moved to another region follows it).
+fn narrower(made: Audience, now: Audience) -> Audience {
+    fn breadth(a: &Audience) -> u8 {
+        match a {
+            Audience::Organization(_) => 0,
+            Audience::Region { .. } => 1,
+            Audience::All => 2,
+        }
+    }
+    if breadth(&made) < breadth(&now) {
+        made
+    } else {
+        now
     }
 }
 
@@ -215,11 +278,16 @@ fn body_of(e: &EventRow) -> String {
 }
 
 /// Queues the events committed since the subscription's cursor that it wants.
-async fn enqueue(conn: &mut Conn, s: &SubscriptionRow, now: DateTime<Utc>) -> Result<()> {
+async fn enqueue(
+    conn: &mut Conn,
+    s: &SubscriptionRow,
+    audience: &Audience,
+    pushed: Option<crate::db::audit::NewAuditEvent>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     // Everything numbered up to `top` is committed and visible now; the next pass starts there.
     let top = crate::db::events::top(conn).await?;
-    let rows =
-        crate::db::events::feed(conn, &audience_of(s), s.cursor, Some(top), QUEUE_BATCH).await?;
+    let rows = crate::db::events::feed(conn, audience, s.cursor, Some(top), QUEUE_BATCH).await?;
     let cursor = if (rows.len() as i64) < QUEUE_BATCH {
         top
     } else {
@@ -245,6 +313,15 @@ async fn enqueue(conn: &mut Conn, s: &SubscriptionRow, now: DateTime<Utc>) -> Re
         })
         .collect();
     webhooks::add_deliveries(conn, &queued).await?;
+    // Everything pushed to an auditor's subscription is a supervision read, as the feed's are.
+    if let Some(ev) = pushed.filter(|_| !queued.is_empty()) {
+        audit::append(
+            conn,
+            ev.details(json!({"subscription_id": s.id, "count": queued.len(),
+                              "after": s.cursor, "until": cursor})),
+        )
+        .await?;
+    }
     if cursor != s.cursor {
         webhooks::set_cursor(conn, s.id, cursor).await?;
     }
@@ -308,9 +385,18 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 /// held while the receiver answers. Returns attempts made.
 async fn serve(ctx: &Context, s: SubscriptionRow) -> Result<usize> {
     let now = ctx.clock.now();
+    let standing = {
+        let mut conn = crate::db::connect(&ctx.pool).await?;
+        standing_audience(&mut conn, &s).await?
+    };
+    let Some((audience, creator)) = standing else {
+        return Ok(0);
+    };
+    let pushed = matches!(audience, Audience::All)
+        .then(|| audit::by(ctx, &creator, "events.pushed", "webhook", s.id));
     let queued = s.clone();
     transaction(&ctx.pool, move |conn| {
-        Box::pin(async move { enqueue(conn, &queued, now).await })
+        Box::pin(async move { enqueue(conn, &queued, &audience, pushed, now).await })
     })
     .await?;
     let secret = ctx

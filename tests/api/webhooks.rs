@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::helpers::{problem, spawn_app};
+use crate::helpers::{person_body, problem, resident_id, spawn_app};
 use crate::referrals::{consent_for, person_with_need};
 
 #[derive(Clone, Default)]
@@ -400,4 +400,94 @@ async fn an_organisation_holds_at_most_twenty_subscriptions_also_when_they_race(
             .status(),
         201
     );
+}
+
+#[tokio::test]
+async fn a_subscription_serves_no_more_than_its_creator_may_read_now() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    let auditor = app.token("auditor").await;
+    let harbin = app.token("harbin.ca").await;
+    let (url, _inbox) = receiver(0);
+    let mut ids = Vec::new();
+    for token in [&daoli, &auditor] {
+        let hook: Value = app
+            .post(
+                "/api/v1/webhooks",
+                Some(token),
+                &json!({"url": url, "event_types": ["person.*"]}),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        ids.push(hook["id"].as_str().expect("id").to_owned());
+    }
+    let (bureau, supervision) = (&ids[0], &ids[1]);
+    let ctx = app.service_context();
+    let send = || async {
+        aidbridge::service::events::relay(&ctx)
+            .await
+            .expect("relay");
+        aidbridge::service::webhooks::send_due(&ctx)
+            .await
+            .expect("send")
+    };
+    let queued = |id: &str| {
+        format!("SELECT count(*) AS n FROM webhook_deliveries WHERE subscription_id = '{id}'")
+    };
+    let pushes = "SELECT count(*) AS n FROM audit_events WHERE action = 'events.pushed'";
+
+    // The bureau's account is disabled: its subscription queues nothing meanwhile; the
+    // auditor's gets the event, and the push is recorded as a supervision read.
+    app.exec("UPDATE users SET enabled = false WHERE username = 'daoli.ca'")
+        .await
+        .expect("disable");
+    app.register_person(
+        &harbin,
+        &person_body(&resident_id("23010219900307001"), "230102001"),
+    )
+    .await;
+    send().await;
+    assert_eq!(app.count(&queued(bureau)).await, 0);
+    assert_eq!(app.count(&queued(supervision)).await, 1);
+    assert_eq!(app.count(pushes).await, 1);
+
+    // Enabled again: it resumes where it stopped.
+    app.exec("UPDATE users SET enabled = true WHERE username = 'daoli.ca'")
+        .await
+        .expect("enable");
+    send().await;
+    assert_eq!(app.count(&queued(bureau)).await, 1);
+
+    // The auditor becomes an administrator (who does not read the feed): its subscription is
+    // served no more; the bureau's, moved to another district, follows its new region.
+    app.exec("UPDATE users SET roles = '{admin}' WHERE username = 'auditor'")
+        .await
+        .expect("role");
+    app.exec("UPDATE users SET region_code = '230103' WHERE username = 'daoli.ca'")
+        .await
+        .expect("region");
+    app.register_person(
+        &harbin,
+        &person_body(&resident_id("23010219900307002"), "230102001"),
+    )
+    .await;
+    app.register_person(
+        &harbin,
+        &person_body(&resident_id("23010319900307001"), "230103001"),
+    )
+    .await;
+    send().await;
+    assert_eq!(app.count(&queued(supervision)).await, 1);
+    assert_eq!(app.count(pushes).await, 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM webhook_deliveries d JOIN outbox_events e ON e.id = d.event_id
+             WHERE d.subscription_id = '{bureau}' AND e.region_code LIKE '230103%'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.count(&queued(bureau)).await, 2);
 }
