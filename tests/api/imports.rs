@@ -288,3 +288,55 @@ async fn an_import_left_without_progress_is_marked_failed_and_a_live_one_is_not(
         0
     );
 }
+
+async fn upload_bytes(app: &TestApp, token: &str, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/imports/persons"))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .expect("upload")
+}
+
+#[tokio::test]
+async fn a_row_that_is_not_utf8_is_refused_alone_and_an_unclosed_quote_stops_the_import() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    // A Latin-1 name between good rows: that row refused by its line, the others written.
+    let mut body = format!("{HEADER}{}", good_rows(3)).into_bytes();
+    body.extend_from_slice(b"X-9,M\xfcller,");
+    body.extend_from_slice(format!("{},,230102001,,false,,,\n", nth_id(7000)).as_bytes());
+    let res = upload_bytes(&app, &daoli, body).await;
+    assert_eq!(res.status(), 201);
+    let job: Value = res.json().await.expect("json");
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["rows_written"], 3);
+    assert_eq!(job["rows_rejected"], 1);
+    assert_eq!(job["rejected"][0]["line"], 5);
+    assert!(job["rejected"][0]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("UTF-8")));
+
+    // A quote that never closes would make the rest of the file one field: the import stops
+    // at 64 KiB past the last row instead of holding the file.
+    let mut body = format!("{HEADER}X-1,\"张三,{},,230102001,,false,,,\n", nth_id(8000));
+    body.push_str(&good_rows(30_000));
+    assert!(body.len() > 3_000_000);
+    let res = upload(&app, &daoli, body).await;
+    let job: Value = res.json().await.expect("json");
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        job["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("unclosed quote")),
+        "{job}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM persons WHERE external_id LIKE 'DB-%'")
+            .await,
+        3,
+        "nothing of the second file was written"
+    );
+}

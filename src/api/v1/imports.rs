@@ -82,13 +82,29 @@ impl From<ImportRow> for Import {
 
 /// A `std::io::Read` over the chunks the request handler passes on. An upload that breaks off
 /// is an error here, never an end of file: the cut-off last row must not be read as a row.
+/// Nor may one record run on for ever (an unclosed quote swallows the rest of the file into one
+/// field): past [`MAX_RECORD_BYTES`] beyond the end of the last record read, reading fails.
 struct ChunkReader {
     rx: tokio::sync::mpsc::Receiver<Result<web::Bytes, String>>,
     current: web::Bytes,
+    /// Bytes handed to the CSV reader so far.
+    given: u64,
+    /// Where the last complete record ended (set by the parser after each record).
+    record_end: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// Longer than any row of the export can be (ten short fields).
+const MAX_RECORD_BYTES: u64 = 64 * 1024;
 
 impl std::io::Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let ended = self.record_end.load(std::sync::atomic::Ordering::Relaxed);
+        if self.given.saturating_sub(ended) > MAX_RECORD_BYTES {
+            return Err(std::io::Error::other(format!(
+                "a row runs on for more than {} KiB (an unclosed quote?)",
+                MAX_RECORD_BYTES / 1024
+            )));
+        }
         while self.current.is_empty() {
             match self.rx.blocking_recv() {
                 Some(Ok(chunk)) => self.current = chunk,
@@ -99,13 +115,15 @@ impl std::io::Read for ChunkReader {
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current[..n]);
         self.current = self.current.slice(n..);
+        self.given += n as u64;
         Ok(n)
     }
 }
 
-/// What the parser passes on: batches of records with their line numbers, or why it stopped.
+/// What the parser passes on: batches of records with their line numbers (a row that is not
+/// UTF-8 text is refused on its own), or why it stopped.
 enum Parsed {
-    Batch(Vec<(u64, csv::StringRecord)>),
+    Batch(Vec<(u64, Result<csv::StringRecord, ()>)>),
     Broken(String),
 }
 
@@ -207,6 +225,7 @@ async fn import_persons(
     let job = imports::start(&ctx, &caller).await?;
     let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, String>>(16);
     let (batch_tx, mut batch_rx) = tokio::sync::mpsc::channel::<Parsed>(2);
+    let record_end = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let parser = tokio::task::spawn_blocking(move || {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -214,6 +233,8 @@ async fn import_persons(
             .from_reader(ChunkReader {
                 rx: chunk_rx,
                 current: web::Bytes::new(),
+                given: 0,
+                record_end: record_end.clone(),
             });
         // A byte-order mark (Excel's UTF-8 exports) is not part of the first name.
         let header_ok = reader.headers().map(|h| {
@@ -236,12 +257,20 @@ async fn import_persons(
                 return;
             }
         }
+        record_end.store(
+            reader.position().byte(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let mut batch = Vec::with_capacity(BATCH);
-        for rec in reader.records() {
+        for rec in reader.byte_records() {
             match rec {
                 Ok(r) => {
+                    if let Some(p) = r.position() {
+                        // Where this record began; the reader has read at most a buffer past it.
+                        record_end.store(p.byte(), std::sync::atomic::Ordering::Relaxed);
+                    }
                     let line = r.position().map_or(0, |p| p.line());
-                    batch.push((line, r));
+                    batch.push((line, csv::StringRecord::from_byte_record(r).map_err(|_| ())));
                     if batch.len() == BATCH
                         && batch_tx
                             .blocking_send(Parsed::Batch(std::mem::take(&mut batch)))
@@ -300,6 +329,10 @@ async fn import_persons(
             let mut rows = Vec::with_capacity(records.len());
             let mut rejected = Vec::new();
             for (line, rec) in records {
+                let Ok(rec) = rec else {
+                    rejected.push(refused(line, "row", "invalid", "not UTF-8 text"));
+                    continue;
+                };
                 let checked = to_person(&rec).map(|p| {
                     let errors = match validator::Validate::validate(&p) {
                         Ok(()) => Vec::new(),
