@@ -203,6 +203,10 @@ pub async fn write_batch(
         }
         prepared.push((r, hash));
     }
+    // Rows are written in the order of their lookup hash, not the file's: two imports of the
+    // same people in different orders then take the rows' locks (and the unique index's) in the
+    // same order, and neither waits on the other in a cycle.
+    prepared.sort_by(|a, b| a.1.cmp(&b.1));
     let caller2 = caller.clone();
     let ctx2 = ctx.clone();
     let ev = audit::by(ctx, caller, "person.import", "import", import_id);
@@ -332,6 +336,7 @@ pub async fn write_batch(
                 .details(json!({"by": "import", "import_id": import_id}));
                 audit::append(conn, look).await?;
             }
+            rejected.sort_by_key(|r| r["line"].as_u64());
             // Rows refused, not reasons: a row may be refused for several fields.
             let refused_rows = rejected
                 .iter()

@@ -340,3 +340,32 @@ async fn a_row_that_is_not_utf8_is_refused_alone_and_an_unclosed_quote_stops_the
         "nothing of the second file was written"
     );
 }
+
+#[tokio::test]
+async fn two_imports_of_the_same_people_in_opposite_orders_both_finish() {
+    let app = spawn_app().await;
+    let daoli = app.token("daoli.ca").await;
+    // One batch each, so that both insert the same people in one statement at the same time.
+    let rows: Vec<String> = good_rows(1_000).lines().map(str::to_owned).collect();
+    let forward = format!("{HEADER}{}\n", rows.join("\n"));
+    let backward = format!(
+        "{HEADER}{}\n",
+        rows.iter().rev().cloned().collect::<Vec<_>>().join("\n")
+    );
+    let answers = futures_util::future::join_all(
+        [&forward, &backward, &forward, &backward].map(|body| upload(&app, &daoli, body.clone())),
+    )
+    .await;
+    for res in answers {
+        assert_eq!(res.status(), 201);
+        let job: Value = res.json().await.expect("json");
+        // Never a deadlock: rows the other import wrote first are named, not lost.
+        assert_eq!(job["status"], "completed", "{job}");
+        assert_eq!(job["rows_read"], 1_000);
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM persons WHERE external_id LIKE 'DB-%'")
+            .await,
+        1_000
+    );
+}
