@@ -6,7 +6,6 @@
 //! this is a loader of fiction, never of real people, and refuses a database that has any.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Instant;
 
 use chrono::{Datelike, Duration, NaiveDate};
@@ -261,8 +260,29 @@ const GIVEN: &[char] = &[
 pub struct Options {
     pub persons: u32,
     pub seed: u64,
-    /// Where to write ID numbers of people in the demo district (for the load run's look-ups).
-    pub id_numbers_file: Option<std::path::PathBuf>,
+}
+
+/// What the generator tells its caller as it goes (the CLI shows it; tests ignore it).
+pub enum Report {
+    /// People written so far.
+    Persons {
+        done: u32,
+        total: u32,
+        per_second: f64,
+    },
+    /// A derived stage finished.
+    Stage {
+        name: &'static str,
+        rows: usize,
+        seconds: f64,
+    },
+}
+
+/// What was made: rows per table, and ID numbers of people in the demo district (up to 10,000,
+/// for the load run's look-ups).
+pub struct Generated {
+    pub counts: Vec<(&'static str, i64)>,
+    pub demo_id_numbers: Vec<String>,
 }
 
 /// A county as the generator uses it: code, bureau, and its weight in the population.
@@ -295,12 +315,11 @@ pub async fn run(
     keys: &DataKeys,
     clock: &Clock,
     opts: &Options,
-) -> Result<Vec<(&'static str, i64)>, String> {
+    report: &mut dyn FnMut(Report),
+) -> Result<Generated, String> {
     let err = |e: db::Error| e.to_string();
+    refuse_unless_empty(pool).await?;
     let mut conn = db::connect(pool).await.map_err(err)?;
-    if bulk::count(&mut conn, "persons").await.map_err(err)? > 0 {
-        return Err("the database already has people: generate into an empty database".into());
-    }
     let now = clock.now();
     let today = now.date_naive();
     let seed = opts.seed.to_string();
@@ -405,7 +424,7 @@ pub async fn run(
             written += batch.len() as u32;
             batch.clear();
             if written.is_multiple_of(40_000) {
-                progress("persons", written, opts.persons, started);
+                report(persons_report(written, opts.persons, started));
             }
         }
     }
@@ -413,9 +432,8 @@ pub async fn run(
         db::persons::insert_many(&mut conn, &batch, now)
             .await
             .map_err(err)?;
-        progress("persons", opts.persons, opts.persons, started);
+        report(persons_report(opts.persons, opts.persons, started));
     }
-    eprintln!();
 
     // The rest is derived on the server from the people and the seed.
     let charities = i64::from((opts.persons / 200).max(13 * 4));
@@ -435,19 +453,19 @@ pub async fn run(
         let rows = bulk::run_stage(&mut conn, stage, &params)
             .await
             .map_err(err)?;
-        eprintln!(
-            "{:<44} {:>9} rows  {:>6.1} s",
-            stage.name,
+        report(Report::Stage {
+            name: stage.name,
             rows,
-            t.elapsed().as_secs_f64()
-        );
+            seconds: t.elapsed().as_secs_f64(),
+        });
     }
+    let t = Instant::now();
     bulk::vacuum_analyze(&mut conn).await.map_err(err)?;
-    eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
-    // Last, so that a file beside the database means the whole province was written.
-    if let Some(path) = &opts.id_numbers_file {
-        write_numbers(path, &demo_numbers)?;
-    }
+    report(Report::Stage {
+        name: "vacuum analyze",
+        rows: 0,
+        seconds: t.elapsed().as_secs_f64(),
+    });
     let mut counts = Vec::new();
     for table in [
         "organizations",
@@ -460,14 +478,13 @@ pub async fn run(
     ] {
         counts.push((table, bulk::count(&mut conn, table).await.map_err(err)?));
     }
-    Ok(counts)
+    Ok(Generated {
+        counts,
+        demo_id_numbers: demo_numbers,
+    })
 }
 
 const BATCH: usize = 2_000;
-
-fn write_numbers(path: &Path, numbers: &[String]) -> Result<(), String> {
-    std::fs::write(path, numbers.join("\n") + "\n").map_err(|e| format!("{}: {e}", path.display()))
-}
 
 /// The generator seeds the demo accounts (known passwords) before it writes: it refuses any
 /// database that holds people or accounts other than the demo ones, so it can never add them to
@@ -499,13 +516,12 @@ fn district_weight(name: &str) -> f64 {
     }
 }
 
-fn progress(what: &str, done: u32, total: u32, started: Instant) {
-    let secs = started.elapsed().as_secs_f64();
-    eprint!(
-        "\r{what}: {done}/{total} ({:.0} %), {:.0} rows/s   ",
-        f64::from(done) * 100.0 / f64::from(total.max(1)),
-        f64::from(done) / secs.max(0.001)
-    );
+fn persons_report(done: u32, total: u32, started: Instant) -> Report {
+    Report::Persons {
+        done,
+        total,
+        per_second: f64::from(done) / started.elapsed().as_secs_f64().max(0.001),
+    }
 }
 
 fn random_uuid(rng: &mut StdRng) -> Uuid {

@@ -27,7 +27,8 @@ enum Command {
     Serve,
     Migrate,
     RotateKeys,
-    Generate(aidbridge::generate::Options),
+    /// The options, and where to write the demo district's ID numbers.
+    Generate(aidbridge::generate::Options, Option<std::path::PathBuf>),
     OpenApi,
 }
 
@@ -37,9 +38,9 @@ fn parse_args() -> Result<(Command, bool), String> {
     let mut generate = aidbridge::generate::Options {
         persons: 1_000_000,
         seed: 1,
-        id_numbers_file: None,
     };
-    let mut generating = false;
+    let mut id_numbers = None;
+    let (mut generating, mut generate_options) = (false, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -51,6 +52,7 @@ fn parse_args() -> Result<(Command, bool), String> {
             "openapi" => command = Command::OpenApi,
             "--demo" => demo = true,
             "--persons" => {
+                generate_options = true;
                 generate.persons = value("--persons")?
                     .parse()
                     .ok()
@@ -58,25 +60,25 @@ fn parse_args() -> Result<(Command, bool), String> {
                     .ok_or("--persons: a whole number from 1 to 50000000")?
             }
             "--seed" => {
+                generate_options = true;
                 generate.seed = value("--seed")?
                     .parse()
                     .map_err(|_| "--seed: a whole number")?
             }
-            "--id-numbers" => generate.id_numbers_file = Some(value("--id-numbers")?.into()),
+            "--id-numbers" => {
+                generate_options = true;
+                id_numbers = Some(value("--id-numbers")?.into());
+            }
             "-h" | "--help" | "help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if !generating
-        && (generate.persons != 1_000_000
-            || generate.seed != 1
-            || generate.id_numbers_file.is_some())
-    {
+    if generate_options && !generating {
         return Err("--persons, --seed and --id-numbers go with generate".into());
     }
     // Its options may come before or after the command word.
     if generating {
-        command = Command::Generate(generate);
+        command = Command::Generate(generate, id_numbers);
         demo = true;
     }
     Ok((command, demo))
@@ -239,7 +241,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             );
         }
     }
-    if let Command::Generate(_) = &command {
+    if let Command::Generate(..) = &command {
         aidbridge::generate::refuse_unless_empty(&pool).await?;
     }
     if config.demo {
@@ -247,15 +249,21 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
     }
-    if let Command::Generate(options) = &command {
-        let counts = aidbridge::generate::run(
+    if let Command::Generate(options, id_numbers) = &command {
+        let generated = aidbridge::generate::run(
             &pool,
             &data_keys,
             &aidbridge::clock::Clock::system(),
             options,
+            &mut show_progress,
         )
         .await?;
-        for (table, rows) in counts {
+        // Last, so that the file beside the database means the whole province was written.
+        if let Some(path) = id_numbers {
+            std::fs::write(path, generated.demo_id_numbers.join("\n") + "\n")
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        for (table, rows) in generated.counts {
             println!("{table:<24} {rows:>10}");
         }
         return Ok(());
@@ -299,6 +307,28 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
         let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
     }
     result
+}
+
+/// The generator's progress on standard error (a line rewritten for the people, one per stage).
+fn show_progress(report: aidbridge::generate::Report) {
+    use aidbridge::generate::Report;
+    match report {
+        Report::Persons {
+            done,
+            total,
+            per_second,
+        } => {
+            eprint!("\rpersons: {done}/{total}, {per_second:.0} rows/s   ");
+            if done == total {
+                eprintln!();
+            }
+        }
+        Report::Stage {
+            name,
+            rows,
+            seconds,
+        } => eprintln!("{name:<44} {rows:>9} rows  {seconds:>6.1} s"),
+    }
 }
 
 /// glibc raises its mmap threshold after each large block is freed (up to 32 MB), so the
