@@ -266,8 +266,8 @@ pub const PROBLEM_CODES: &[(&str, u16, &str, &str)] = &[
     (
         "already_pending",
         409,
-        "the delivery is still waiting to be made (or does not exist)",
-        "该投递仍在等待发送（或不存在）",
+        "the delivery is still waiting to be made",
+        "该投递仍在等待发送",
     ),
     (
         "internal_error",

@@ -222,6 +222,21 @@ pub async fn deliveries(
         .map_err(Into::into)
 }
 
+pub async fn find_delivery(
+    conn: &mut Conn,
+    subscription: Uuid,
+    id: Uuid,
+) -> Result<Option<DeliveryRow>> {
+    webhook_deliveries::table
+        .find(id)
+        .filter(webhook_deliveries::subscription_id.eq(subscription))
+        .select(DeliveryRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Into::into)
+}
+
 /// Queues a delivered or dead delivery again, due now.
 pub async fn requeue(
     conn: &mut Conn,

@@ -248,14 +248,16 @@ pub async fn redeliver(
         .details(json!({"delivery_id": delivery}));
     transaction(&ctx.pool, |conn| {
         Box::pin(async move {
-            let row = webhooks::requeue(conn, id, delivery, now)
-                .await?
-                .ok_or_else(|| {
-                    Error::conflict(
+            let Some(row) = webhooks::requeue(conn, id, delivery, now).await? else {
+                // Not queued again: a delivery that is still pending, or none at all.
+                return Err(match webhooks::find_delivery(conn, id, delivery).await? {
+                    Some(_) => Error::conflict(
                         "already_pending",
-                        "no such delivery, or it is still waiting to be made",
-                    )
-                })?;
+                        "the delivery is still waiting to be made",
+                    ),
+                    None => Error::not_found("delivery"),
+                });
+            };
             audit::append(conn, ev).await?;
             Ok(row)
         })

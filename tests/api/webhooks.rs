@@ -197,6 +197,25 @@ async fn a_subscriber_gets_its_events_signed_in_order_until_delivered() {
         )
         .await;
     assert_eq!(again.status(), 200);
+    // Queued again, it cannot be queued twice; a delivery that does not exist is not found.
+    let redeliver = |delivery: String| {
+        let (app, care, id) = (&app, care.clone(), id.clone());
+        async move {
+            app.post(
+                &format!("/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver"),
+                Some(&care),
+                &json!({}),
+            )
+            .await
+        }
+    };
+    let p = problem(
+        redeliver(first["id"].as_str().unwrap().to_owned()).await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "already_pending");
+    problem(redeliver(uuid::Uuid::new_v4().to_string()).await, 404).await;
     assert_eq!(send().await, 1);
     assert_eq!(inbox.received.lock().unwrap().len(), 3);
 

@@ -276,8 +276,8 @@ async fn list_deliveries(
     ),
     responses(
         (status = 200, description = "Queued again", body = Delivery),
-        (status = 404, description = "No such subscription of the caller's organisation"),
-        (status = 409, description = "Still waiting to be made, or no such delivery"),
+        (status = 404, description = "No such subscription of the caller's organisation, or no such delivery of it"),
+        (status = 409, description = "Still waiting to be made (`already_pending`)"),
     )
 )]
 #[post("/webhooks/{id}/deliveries/{delivery_id}/redeliver")]
