@@ -191,6 +191,42 @@ async fn imports_need_the_exports_header_csv_and_a_bureau() {
     )
     .await;
     assert_eq!(p["errors"][0]["field"], "header");
+    // A header that is not UTF-8 text is the file's fault too, not a completed job.
+    let p = problem(
+        upload_bytes(&app, &daoli, b"external_id,n\xe4me\n".to_vec()).await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["code"], "invalid_header");
+    // A body announced larger than 1 GiB is refused at once, and no job is opened for it.
+    let jobs = app.count("SELECT count(*) AS n FROM person_imports").await;
+    let (address, token) = (
+        app.address.trim_start_matches("http://").to_owned(),
+        daoli.clone(),
+    );
+    let raw = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(address).expect("connect");
+        s.write_all(
+            format!(
+                "POST /api/v1/imports/persons HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: text/csv\r\nContent-Length: 2000000000\r\n\r\n{HEADER}"
+            )
+            .as_bytes(),
+        )
+        .expect("send");
+        let mut answer = vec![0u8; 4096];
+        let n = s.read(&mut answer).expect("answer");
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    })
+    .await
+    .expect("raw request");
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    assert!(raw.contains("payload_too_large"), "{raw}");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM person_imports").await,
+        jobs
+    );
     let res = app
         .client
         .post(app.url("/api/v1/imports/persons"))
@@ -242,6 +278,15 @@ async fn an_import_left_without_progress_is_marked_failed_and_a_live_one_is_not(
     ))
     .await
     .expect("a broken-off import");
+    // One still at work (its last batch a minute ago) is left alone.
+    let busy = uuid::Uuid::new_v4();
+    app.exec(&format!(
+        "INSERT INTO person_imports (id, organization_id, created_by, status, rows_read, created_at, updated_at)
+         VALUES ('{busy}', '{org}', gen_random_uuid(), 'running', 5000, now() - interval '1 hour',
+                 now() - interval '1 minute')"
+    ))
+    .await
+    .expect("a running import");
     let done = upload(&app, &daoli, format!("{HEADER}{}", good_rows(3))).await;
     assert_eq!(done.status(), 201);
     let done: Value = done.json().await.expect("json");
@@ -273,6 +318,13 @@ async fn an_import_left_without_progress_is_marked_failed_and_a_live_one_is_not(
         .await
         .expect("json");
     assert_eq!(live["status"], "completed");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM person_imports WHERE id = '{busy}' AND status = 'running'"
+        ))
+        .await,
+        1
+    );
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) AS n FROM audit_events WHERE action = 'import.interrupted' AND entity_id = '{stuck}'"
@@ -356,13 +408,21 @@ async fn two_imports_of_the_same_people_in_opposite_orders_both_finish() {
         [&forward, &backward, &forward, &backward].map(|body| upload(&app, &daoli, body.clone())),
     )
     .await;
+    let mut written = 0;
     for res in answers {
         assert_eq!(res.status(), 201);
         let job: Value = res.json().await.expect("json");
-        // Never a deadlock: rows the other import wrote first are named, not lost.
+        // Never a deadlock: rows another import wrote first are counted, not lost.
         assert_eq!(job["status"], "completed", "{job}");
         assert_eq!(job["rows_read"], 1_000);
+        let counted = ["rows_written", "rows_unchanged", "rows_rejected"]
+            .iter()
+            .map(|k| job[*k].as_i64().expect("a count"))
+            .sum::<i64>();
+        assert_eq!(counted, 1_000, "{job}");
+        written += job["rows_written"].as_i64().expect("a count");
     }
+    assert_eq!(written, 1_000, "each person written by exactly one import");
     assert_eq!(
         app.count("SELECT count(*) AS n FROM persons WHERE external_id LIKE 'DB-%'")
             .await,

@@ -120,10 +120,28 @@ impl std::io::Read for ChunkReader {
     }
 }
 
+/// Why the body stopped before its end.
+enum FeedStop {
+    TooLarge,
+    BrokeOff(String),
+}
+
+const TOO_LARGE: &str = "the upload is larger than 1 GiB";
+
+fn too_large_problem() -> ApiError {
+    ApiError::new(
+        crate::error::Kind::PayloadTooLarge,
+        "payload_too_large",
+        TOO_LARGE,
+    )
+}
+
 /// What the parser passes on: batches of records with their line numbers (a row that is not
 /// UTF-8 text is refused on its own), or why it stopped.
 enum Parsed {
     Batch(Vec<(u64, Result<csv::StringRecord, ()>)>),
+    /// The header row is not the export's (or not readable): the caller's file, a 422.
+    BadHeader(String),
     Broken(String),
 }
 
@@ -222,6 +240,15 @@ async fn import_persons(
         ));
     }
     let ctx = state.ctx.clone();
+    // A body announced larger than the limit is refused before any job is opened.
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BYTES as u64) {
+        return Err(too_large_problem());
+    }
     let job = imports::start(&ctx, &caller).await?;
     let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, String>>(16);
     let (batch_tx, mut batch_rx) = tokio::sync::mpsc::channel::<Parsed>(2);
@@ -246,14 +273,17 @@ async fn import_persons(
         match header_ok {
             Ok(true) => {}
             Ok(false) => {
-                let _ = batch_tx.blocking_send(Parsed::Broken(format!(
+                let _ = batch_tx.blocking_send(Parsed::BadHeader(format!(
                     "the header row must be: {}",
                     COLUMNS.join(",")
                 )));
                 return;
             }
+            // Not UTF-8 text, or the upload broke off within it.
             Err(e) => {
-                let _ = batch_tx.blocking_send(Parsed::Broken(e.to_string()));
+                let _ = batch_tx.blocking_send(Parsed::BadHeader(format!(
+                    "the header row cannot be read: {e}"
+                )));
                 return;
             }
         }
@@ -298,14 +328,13 @@ async fn import_persons(
                 Err(e) => {
                     let why = format!("the upload broke off: {e}");
                     let _ = chunk_tx.send(Err(why.clone())).await;
-                    return Err(why);
+                    return Err(FeedStop::BrokeOff(why));
                 }
             };
             total += chunk.len();
             if total > MAX_BYTES {
-                let why = "the upload is larger than 1 GiB".to_owned();
-                let _ = chunk_tx.send(Err(why.clone())).await;
-                return Err(why);
+                let _ = chunk_tx.send(Err(TOO_LARGE.to_owned())).await;
+                return Err(FeedStop::TooLarge);
             }
             if chunk_tx.send(Ok(chunk)).await.is_err() {
                 break;
@@ -316,10 +345,15 @@ async fn import_persons(
     let today = ctx.clock.today();
     let write = async {
         let mut failure = None;
+        let mut bad_header = false;
         let mut seen = imports::Seen::default();
         while let Some(parsed) = batch_rx.recv().await {
             let records = match parsed {
                 Parsed::Batch(r) => r,
+                Parsed::BadHeader(why) => {
+                    (failure, bad_header) = (Some(why), true);
+                    break;
+                }
                 Parsed::Broken(why) => {
                     failure = Some(why);
                     break;
@@ -362,21 +396,27 @@ async fn import_persons(
         }
         // Stop the parser (its sends fail) if we stopped early.
         drop(batch_rx);
-        failure
+        (failure, bad_header)
     };
-    let (fed, failure) = futures_util::future::join(feed, write).await;
+    let (fed, (failure, bad_header)) = futures_util::future::join(feed, write).await;
     let _ = parser.await;
-    let failure = failure.or(fed.err());
-    let header_refused = failure
-        .as_deref()
-        .is_some_and(|f| f.starts_with("the header row"));
+    let too_large = matches!(fed, Err(FeedStop::TooLarge));
+    let failure = match fed {
+        Err(FeedStop::TooLarge) => Some(TOO_LARGE.to_owned()),
+        Err(FeedStop::BrokeOff(why)) => failure.or(Some(why)),
+        Ok(()) => failure,
+    };
     let done = imports::finish(&state.ctx, &caller, job.id, failure.clone()).await?;
-    if header_refused {
+    // The caller's file at fault: the job is closed (failed), and the answer says why.
+    if bad_header {
         return Err(ApiError::field(
             "header",
             "invalid_header",
             failure.unwrap_or_default(),
         ));
+    }
+    if too_large {
+        return Err(too_large_problem());
     }
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/imports/{}", done.id)))
