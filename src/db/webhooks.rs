@@ -89,10 +89,26 @@ pub async fn deactivate(conn: &mut Conn, id: Uuid, now: DateTime<Utc>) -> Result
     Ok(n == 1)
 }
 
-/// Active subscriptions' ids (each is then served under its own row lock).
-pub async fn active_ids(conn: &mut Conn, limit: i64) -> Result<Vec<Uuid>> {
+/// Active subscriptions with something to do: events numbered after their cursor (up to `top`,
+/// the highest position now), or a delivery due by `now`. Each is then served under its lease;
+/// the others cost nothing this pass.
+pub async fn due_ids(
+    conn: &mut Conn,
+    top: i64,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Uuid>> {
+    use diesel::dsl::exists;
     webhook_subscriptions::table
         .filter(webhook_subscriptions::active.eq(true))
+        .filter(
+            webhook_subscriptions::cursor.lt(top).or(exists(
+                webhook_deliveries::table
+                    .filter(webhook_deliveries::subscription_id.eq(webhook_subscriptions::id))
+                    .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
+                    .filter(webhook_deliveries::next_attempt_at.le(now)),
+            )),
+        )
         .select(webhook_subscriptions::id)
         .order(webhook_subscriptions::id.asc())
         .limit(limit)

@@ -467,7 +467,8 @@ pub async fn purge(ctx: &Context) -> Result<usize> {
 pub async fn send_due(ctx: &Context) -> Result<usize> {
     let ids: Vec<Uuid> = {
         let mut conn = crate::db::connect(&ctx.pool).await?;
-        crate::db::webhooks::active_ids(&mut conn, 10_000).await?
+        let top = crate::db::events::top(&mut conn).await?;
+        webhooks::due_ids(&mut conn, top, ctx.clock.now(), 10_000).await?
     };
     let mut total = 0;
     for id in ids {
