@@ -21,23 +21,23 @@ pub const MAX_ATTEMPTS: i32 = 8;
 /// A receiver's URL: `https`; plain `http` only to this machine and only where the deployment
 /// allows it (`allow_loopback`, for tests and local relays), as a loopback receiver in
 /// production would let a subscriber reach the server's own local services.
-pub fn check_url(url: &str, allow_loopback: bool) -> Result<(), &'static str> {
-    let (scheme, rest) = url.split_once("://").ok_or("not an absolute URL")?;
-    let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host_port.is_empty() || host_port.contains('@') {
-        return Err("the URL names no host, or carries credentials");
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+pub fn check_url(raw: &str, allow_loopback: bool) -> Result<(), &'static str> {
+    // The URL parser would drop these silently; a receiver's address must be what was sent.
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("the URL contains spaces or control characters");
     }
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host_port.split(':').next().unwrap_or(""),
+    let url = url::Url::parse(raw).map_err(|_| "not an absolute URL")?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the URL carries credentials");
+    }
+    let loopback = match url.host().ok_or("the URL names no host")? {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(a) => a.is_loopback(),
+        url::Host::Ipv6(a) => a.is_loopback(),
     };
-    match scheme {
+    match url.scheme() {
         "https" => Ok(()),
-        "http" if allow_loopback && matches!(host, "localhost" | "127.0.0.1" | "::1") => Ok(()),
-        "http" => Err("use https"),
+        "http" if allow_loopback && loopback => Ok(()),
         _ => Err("use https"),
     }
 }
@@ -85,6 +85,9 @@ mod tests {
             "https://user:pw@example.org/",
             "example.org/hook",
             "https://example.org/a b",
+            "https://[::1/x",
+            "https://exa mple.org/",
+            "https://ex%ample.org/",
         ] {
             assert!(check_url(bad, true).is_err(), "{bad}");
         }
