@@ -60,39 +60,31 @@ impl Event {
     }
 }
 
+impl Event {
+    fn row(self, at: DateTime<Utc>) -> EventRow {
+        EventRow {
+            id: Uuid::now_v7(),
+            position: None,
+            event_type: self.event_type,
+            entity_type: self.entity_type.to_owned(),
+            entity_id: self.entity_id,
+            region_code: self.region_code,
+            organization_ids: self.organization_ids,
+            payload: self.payload,
+            occurred_at: at,
+        }
+    }
+}
+
 /// Writes the event in the caller's transaction (it joins the feed when that commits).
 pub async fn emit(conn: &mut Conn, ev: Event, at: DateTime<Utc>) -> Result<()> {
-    let row = EventRow {
-        id: Uuid::now_v7(),
-        position: None,
-        event_type: ev.event_type,
-        entity_type: ev.entity_type.to_owned(),
-        entity_id: ev.entity_id,
-        region_code: ev.region_code,
-        organization_ids: ev.organization_ids,
-        payload: ev.payload,
-        occurred_at: at,
-    };
-    events::insert(conn, &row).await?;
+    events::insert(conn, &ev.row(at)).await?;
     Ok(())
 }
 
 /// Writes many events in one statement, in the caller's transaction.
 pub async fn emit_many(conn: &mut Conn, evs: Vec<Event>, at: DateTime<Utc>) -> Result<()> {
-    let rows: Vec<EventRow> = evs
-        .into_iter()
-        .map(|ev| EventRow {
-            id: Uuid::now_v7(),
-            position: None,
-            event_type: ev.event_type,
-            entity_type: ev.entity_type.to_owned(),
-            entity_id: ev.entity_id,
-            region_code: ev.region_code,
-            organization_ids: ev.organization_ids,
-            payload: ev.payload,
-            occurred_at: at,
-        })
-        .collect();
+    let rows: Vec<EventRow> = evs.into_iter().map(|ev| ev.row(at)).collect();
     events::insert_many(conn, &rows).await?;
     Ok(())
 }
