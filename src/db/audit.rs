@@ -42,7 +42,7 @@ impl NewAuditEvent {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = audit_events)]
 pub struct AuditRow {
     pub seq: i64,
@@ -82,11 +82,7 @@ impl From<NewAuditEvent> for EventInsert {
     fn from(ev: NewAuditEvent) -> Self {
         Self {
             id: Uuid::now_v7(),
-            // PostgreSQL keeps microseconds; the seal covers what is stored.
-            occurred_at: ev
-                .occurred_at
-                .duration_trunc(TimeDelta::microseconds(1))
-                .unwrap_or(ev.occurred_at),
+            occurred_at: stored_time(ev.occurred_at),
             actor_kind: ev.actor_kind,
             actor_id: ev.actor_id,
             actor_organization_id: ev.actor_organization_id,
@@ -99,6 +95,11 @@ impl From<NewAuditEvent> for EventInsert {
             details: ev.details,
         }
     }
+}
+
+/// PostgreSQL keeps microseconds; the seal covers what is stored.
+fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
 }
 
 /// Appends an event in the transaction of the change it records: a plain insert, so audited
@@ -116,52 +117,42 @@ pub async fn append(conn: &mut Conn, ev: NewAuditEvent) -> Result<Uuid> {
 /// Appends many events with one statement (the group commit of standalone events). The
 /// statement's text is the same whatever the group's size (columns as arrays, `unnest`), so it
 /// is prepared once per connection instead of parsed and planned for every group.
-pub async fn append_many(conn: &mut Conn, events: Vec<NewAuditEvent>) -> Result<()> {
+pub async fn append_many(conn: &mut Conn, events: &[NewAuditEvent]) -> Result<()> {
     use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-    let rows: Vec<EventInsert> = events.into_iter().map(EventInsert::from).collect();
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut times = Vec::with_capacity(rows.len());
-    let mut kinds = Vec::with_capacity(rows.len());
-    let mut actors = Vec::with_capacity(rows.len());
-    let mut orgs = Vec::with_capacity(rows.len());
-    let mut actions = Vec::with_capacity(rows.len());
-    let mut types = Vec::with_capacity(rows.len());
-    let mut entities = Vec::with_capacity(rows.len());
-    let mut ips = Vec::with_capacity(rows.len());
-    let mut requests = Vec::with_capacity(rows.len());
-    let mut reasons = Vec::with_capacity(rows.len());
-    let mut details = Vec::with_capacity(rows.len());
-    for r in rows {
-        ids.push(r.id);
-        times.push(r.occurred_at);
-        kinds.push(r.actor_kind);
-        actors.push(r.actor_id);
-        orgs.push(r.actor_organization_id);
-        actions.push(r.action);
-        types.push(r.entity_type);
-        entities.push(r.entity_id);
-        ips.push(r.ip);
-        requests.push(r.request_id);
-        reasons.push(r.reason);
-        details.push(r.details);
+    fn col<'a, T>(events: &'a [NewAuditEvent], f: impl Fn(&'a NewAuditEvent) -> T) -> Vec<T> {
+        events.iter().map(f).collect()
     }
-    diesel::sql_query(
-        "INSERT INTO audit_events (id, occurred_at, actor_kind, actor_id, actor_organization_id, \
-         action, entity_type, entity_id, ip, request_id, reason, details) \
-         SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    let ids = col(events, |_| Uuid::now_v7());
+    let times = col(events, |e| stored_time(e.occurred_at));
+    let kinds = col(events, |e| e.actor_kind);
+    let actors = col(events, |e| e.actor_id);
+    let orgs = col(events, |e| e.actor_organization_id);
+    let actions = col(events, |e| e.action.as_str());
+    let types = col(events, |e| e.entity_type);
+    let entities = col(events, |e| e.entity_id);
+    let ips = col(events, |e| e.ip.as_deref());
+    let requests = col(events, |e| e.request_id.as_deref());
+    let reasons = col(events, |e| e.reason.as_deref());
+    let details = col(events, |e| &e.details);
+    super::Prepared(
+        diesel::sql_query(
+            "INSERT INTO audit_events (id, occurred_at, actor_kind, actor_id, \
+             actor_organization_id, action, entity_type, entity_id, ip, request_id, reason, \
+             details) SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind::<Array<SqlUuid>, _>(ids)
+        .bind::<Array<Timestamptz>, _>(times)
+        .bind::<Array<Text>, _>(kinds)
+        .bind::<Array<Nullable<SqlUuid>>, _>(actors)
+        .bind::<Array<Nullable<SqlUuid>>, _>(orgs)
+        .bind::<Array<Text>, _>(actions)
+        .bind::<Array<Text>, _>(types)
+        .bind::<Array<Nullable<SqlUuid>>, _>(entities)
+        .bind::<Array<Nullable<Text>>, _>(ips)
+        .bind::<Array<Nullable<Text>>, _>(requests)
+        .bind::<Array<Nullable<Text>>, _>(reasons)
+        .bind::<Array<Jsonb>, _>(details),
     )
-    .bind::<Array<SqlUuid>, _>(ids)
-    .bind::<Array<Timestamptz>, _>(times)
-    .bind::<Array<Text>, _>(kinds)
-    .bind::<Array<Nullable<SqlUuid>>, _>(actors)
-    .bind::<Array<Nullable<SqlUuid>>, _>(orgs)
-    .bind::<Array<Text>, _>(actions)
-    .bind::<Array<Text>, _>(types)
-    .bind::<Array<Nullable<SqlUuid>>, _>(entities)
-    .bind::<Array<Nullable<Text>>, _>(ips)
-    .bind::<Array<Nullable<Text>>, _>(requests)
-    .bind::<Array<Nullable<Text>>, _>(reasons)
-    .bind::<Array<Jsonb>, _>(details)
     .execute(conn)
     .await?;
     Ok(())
@@ -212,15 +203,26 @@ pub async fn list(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
         .map_err(Into::into)
 }
 
-/// A seal: an event's place in the chain and its MAC.
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A seal: a run of events' place in the chain and its MAC.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_seals)]
 pub struct SealRow {
     pub position: i64,
+    /// The highest `seq` the seal covers.
     pub seq: i64,
     pub prev_mac: String,
     pub mac: String,
     pub sealed_at: DateTime<Utc>,
+    /// The run's events in chain order; `None` on a seal of the one event `seq` (written
+    /// before seals covered runs).
+    pub seqs: Option<Vec<i64>>,
+}
+
+impl SealRow {
+    /// The events the seal covers, in chain order.
+    pub fn covers(&self) -> Vec<i64> {
+        self.seqs.clone().unwrap_or_else(|| vec![self.seq])
+    }
 }
 
 /// A signed checkpoint of the chain's head.
@@ -260,23 +262,33 @@ pub async fn last_seal(conn: &mut Conn) -> Result<Option<SealRow>> {
         .map_err(Into::into)
 }
 
-/// Committed events after `after_seq` without a seal, oldest first. Both sides are bounded by
-/// `after_seq`, so the search costs the width of the window, not the size of the trail.
+/// The columns of [`AuditRow`], for the statements written as SQL.
+const EVENT_COLUMNS: &str = "e.seq, e.id, e.occurred_at, e.actor_kind, e.actor_id, \
+     e.actor_organization_id, e.action, e.entity_type, e.entity_id, e.ip, e.request_id, e.reason, \
+     e.details";
+
+/// Committed events after `after_seq` without a seal, oldest first. Only seals whose newest
+/// event lies after `after_seq` can cover one, so the search costs the width of the window,
+/// not the size of the trail.
 pub async fn unsealed(conn: &mut Conn, after_seq: i64, limit: i64) -> Result<Vec<AuditRow>> {
-    use diesel::dsl::{exists, not};
-    audit_events::table
-        .filter(audit_events::seq.gt(after_seq))
-        .filter(not(exists(
-            audit_seals::table
-                .filter(audit_seals::seq.eq(audit_events::seq))
-                .filter(audit_seals::seq.gt(after_seq)),
-        )))
-        .select(AuditRow::as_select())
-        .order(audit_events::seq.asc())
-        .limit(limit)
-        .load(conn)
-        .await
-        .map_err(Into::into)
+    use diesel::sql_types::Int8;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events e \
+             WHERE e.seq > $1 AND NOT EXISTS ( \
+                 SELECT 1 FROM audit_seals s, unnest(coalesce(s.seqs, ARRAY[s.seq])) AS m(seq) \
+                 WHERE s.seq > $1 AND m.seq = e.seq) \
+             ORDER BY e.seq LIMIT $2"
+        )
+    });
+    super::Prepared(
+        diesel::sql_query(SQL.as_str())
+            .bind::<Int8, _>(after_seq)
+            .bind::<Int8, _>(limit),
+    )
+    .load(conn)
+    .await
+    .map_err(Into::into)
 }
 
 /// The newest sealed event's `seq` (where the search for unsealed ones starts from).
@@ -288,40 +300,31 @@ pub async fn newest_sealed_seq(conn: &mut Conn) -> Result<i64> {
     Ok(seq.unwrap_or(0))
 }
 
-/// Writes a run of seals with one statement (prepared once: arrays and `unnest`).
-pub async fn insert_seals(conn: &mut Conn, seals: &[SealRow]) -> Result<()> {
-    use diesel::sql_types::{Array, Int8, Text, Timestamptz};
-    diesel::sql_query(
-        "INSERT INTO audit_seals (position, seq, prev_mac, mac, sealed_at) \
-         SELECT * FROM unnest($1, $2, $3, $4, $5)",
-    )
-    .bind::<Array<Int8>, _>(seals.iter().map(|s| s.position).collect::<Vec<_>>())
-    .bind::<Array<Int8>, _>(seals.iter().map(|s| s.seq).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(
-        seals
-            .iter()
-            .map(|s| s.prev_mac.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind::<Array<Text>, _>(seals.iter().map(|s| s.mac.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(seals.iter().map(|s| s.sealed_at).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
+pub async fn insert_seal(conn: &mut Conn, seal: &SealRow) -> Result<()> {
+    diesel::insert_into(audit_seals::table)
+        .values(seal)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
-/// Seals after `position` with their events, in chain order.
-pub async fn sealed_after(
-    conn: &mut Conn,
-    position: i64,
-    limit: i64,
-) -> Result<Vec<(SealRow, Option<AuditRow>)>> {
+/// Seals after `position`, in chain order.
+pub async fn seals_after(conn: &mut Conn, position: i64, limit: i64) -> Result<Vec<SealRow>> {
     audit_seals::table
-        .left_join(audit_events::table)
         .filter(audit_seals::position.gt(position))
-        .select((SealRow::as_select(), Option::<AuditRow>::as_select()))
+        .select(SealRow::as_select())
         .order(audit_seals::position.asc())
         .limit(limit)
+        .load(conn)
+        .await
+        .map_err(Into::into)
+}
+
+/// The events with these `seq`s (those that exist), in no particular order.
+pub async fn events(conn: &mut Conn, seqs: &[i64]) -> Result<Vec<AuditRow>> {
+    audit_events::table
+        .filter(audit_events::seq.eq_any(seqs))
+        .select(AuditRow::as_select())
         .load(conn)
         .await
         .map_err(Into::into)
@@ -363,27 +366,41 @@ pub async fn checkpoints(conn: &mut Conn, limit: i64) -> Result<Vec<CheckpointRo
         .map_err(Into::into)
 }
 
+/// Events no seal covers: an anti-join against every seal's events (hashed, so one pass over
+/// each table).
+const UNCOVERED: &str = "NOT EXISTS (SELECT 1 FROM audit_seals s, \
+     unnest(coalesce(s.seqs, ARRAY[s.seq])) AS m(seq) WHERE m.seq = e.seq)";
+
+#[derive(QueryableByName)]
+struct Seq {
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    seq: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    n: i64,
+}
+
 /// The oldest event appended before `before` that has no seal, if any.
 pub async fn unsealed_before(conn: &mut Conn, before: DateTime<Utc>) -> Result<Option<i64>> {
-    audit_events::table
-        .left_join(audit_seals::table)
-        .filter(audit_seals::seq.is_null())
-        .filter(audit_events::occurred_at.lt(before))
-        .select(audit_events::seq)
-        .order(audit_events::seq.asc())
-        .first(conn)
-        .await
-        .optional()
-        .map_err(Into::into)
+    let rows: Vec<Seq> = diesel::sql_query(format!(
+        "SELECT e.seq FROM audit_events e WHERE e.occurred_at < $1 AND {UNCOVERED} \
+         ORDER BY e.seq LIMIT 1"
+    ))
+    .bind::<diesel::sql_types::Timestamptz, _>(before)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().next().map(|r| r.seq))
 }
 
 /// Events that exist but have no seal (waiting for the sealer, or removed seals).
 pub async fn unsealed_count(conn: &mut Conn) -> Result<i64> {
-    audit_events::table
-        .left_join(audit_seals::table)
-        .filter(audit_seals::seq.is_null())
-        .count()
-        .get_result(conn)
-        .await
-        .map_err(Into::into)
+    let rows: Vec<Count> = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM audit_events e WHERE {UNCOVERED}"
+    ))
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().next().map_or(0, |r| r.n))
 }

@@ -173,6 +173,38 @@ impl<E> From<diesel::result::Error> for Failure<E> {
     }
 }
 
+/// A statement written as SQL text (`diesel::sql_query`) that is prepared once per connection
+/// and reused, like diesel's own typed queries. Diesel never caches `sql_query`, because its
+/// text may be built from values; wrap only statements whose text is fixed (values bound), or
+/// every distinct text would stay in the connection's cache. Without it each call pays a
+/// parse and plan in PostgreSQL and an extra round trip.
+pub struct Prepared<Q>(pub Q);
+
+impl<Q: diesel::query_builder::QueryFragment<Pg>> diesel::query_builder::QueryFragment<Pg>
+    for Prepared<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    // The cache key is then the statement's text and its bind types (no static query id).
+    fn is_safe_to_cache_prepared(&self, _: &Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
 diesel::define_sql_function! {
     /// `max(version)` of diesel's migration table.
     fn max(x: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;

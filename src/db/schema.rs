@@ -201,6 +201,7 @@ diesel::table! {
         prev_mac -> Text,
         mac -> Text,
         sealed_at -> Timestamptz,
+        seqs -> Nullable<Array<Int8>>,
     }
 }
 

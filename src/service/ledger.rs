@@ -11,12 +11,18 @@ use sha2::{Digest, Sha256};
 
 use super::{access, transaction, Context, Result};
 use crate::auth::Caller;
-use crate::db::audit::{self, AuditRow, CheckpointRow};
-use crate::domain::ledger::{canonical, checkpoint_message, seal_mac, EventContent, GENESIS};
+use crate::db::audit::{self, AuditRow, CheckpointRow, SealRow};
+use crate::domain::ledger::{
+    canonical, checkpoint_message, seal_mac, seal_run_mac, EventContent, GENESIS,
+};
+use std::collections::HashMap;
 
 /// A checkpoint is signed when the head has moved and the last one is at least this old.
 pub const CHECKPOINT_EVERY_SECONDS: i64 = 10;
+/// Events per seal, at most.
 const SEAL_BATCH: i64 = 1000;
+/// Seals read at a time by verify.
+const VERIFY_PAGE: i64 = 50;
 /// How far behind the newest seal a pass looks for events whose transaction committed late:
 /// every pass a short way (cheap), every [`DEEP_EVERY`]th pass far. Verify reports anything
 /// older than a minute that is still unsealed.
@@ -118,19 +124,27 @@ pub async fn seal_within(ctx: &Context, depth: Depth) -> Result<usize> {
                 };
                 // Found oldest first: the next batch starts behind this one.
                 after = newest.seq;
-                let mut seals = Vec::with_capacity(rows.len());
-                for r in &rows {
-                    position += 1;
-                    let mac = seal_mac(&keys.mac_key, position, &prev, &content(r));
-                    seals.push(audit::SealRow {
+                // One seal for the run: rows are in `seq` order, and that is the chain order.
+                position += 1;
+                let contents: Vec<String> = rows.iter().map(content).collect();
+                let mac = seal_run_mac(
+                    &keys.mac_key,
+                    position,
+                    &prev,
+                    contents.iter().map(String::as_str),
+                );
+                audit::insert_seal(
+                    conn,
+                    &audit::SealRow {
                         position,
-                        seq: r.seq,
+                        seq: newest.seq,
                         prev_mac: std::mem::replace(&mut prev, mac.clone()),
                         mac,
                         sealed_at: now,
-                    });
-                }
-                audit::insert_seals(conn, &seals).await?;
+                        seqs: Some(rows.iter().map(|r| r.seq).collect()),
+                    },
+                )
+                .await?;
                 sealed += rows.len();
                 if (rows.len() as i64) < SEAL_BATCH {
                     break;
@@ -172,7 +186,11 @@ pub async fn seal_within(ctx: &Context, depth: Depth) -> Result<usize> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Broken {
     pub position: i64,
+    /// The event found wrong, when one is known (a missing event; the event of a seal that
+    /// covers one).
     pub seq: Option<i64>,
+    /// The events the seal at `position` covers, in chain order.
+    pub covers: Vec<i64>,
     /// `prev_mismatch` (a seal before it was removed or altered), `mac_mismatch` (the event or
     /// its seal was altered), `event_missing`, `position_gap`, `truncated` (the chain is
     /// shorter than a signed checkpoint), `checkpoint_mismatch`, `checkpoint_signature` or
@@ -182,6 +200,7 @@ pub struct Broken {
 
 #[derive(Debug, Clone)]
 pub struct LedgerReport {
+    /// Events whose seal was verified.
     pub checked: u64,
     pub first_broken: Option<Broken>,
     /// The newest signed checkpoint the chain was compared with.
@@ -220,39 +239,58 @@ pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
     let mut checked = 0u64;
     let mut broken = None;
     'walk: loop {
-        let rows = audit::sealed_after(&mut conn, position, 2000).await?;
-        if rows.is_empty() {
+        let seals = audit::seals_after(&mut conn, position, VERIFY_PAGE).await?;
+        if seals.is_empty() {
             break;
         }
-        for (seal, event) in &rows {
-            checked += 1;
-            let fail = |problem| Broken {
+        let wanted: Vec<i64> = seals.iter().flat_map(SealRow::covers).collect();
+        let events: HashMap<i64, AuditRow> = audit::events(&mut conn, &wanted)
+            .await?
+            .into_iter()
+            .map(|e| (e.seq, e))
+            .collect();
+        for seal in &seals {
+            let covers = seal.covers();
+            let fail = |problem, seq| Broken {
                 position: seal.position,
-                seq: Some(seal.seq),
+                seq,
+                covers: covers.clone(),
                 problem,
             };
             if seal.position != position + 1 {
-                broken = Some(fail("position_gap"));
+                broken = Some(fail("position_gap", None));
                 break 'walk;
             }
             if seal.prev_mac != prev {
-                broken = Some(fail("prev_mismatch"));
+                broken = Some(fail("prev_mismatch", None));
                 break 'walk;
             }
-            let Some(event) = event else {
-                broken = Some(fail("event_missing"));
-                break 'walk;
+            let mut contents = Vec::with_capacity(covers.len());
+            for seq in &covers {
+                match events.get(seq) {
+                    Some(e) => contents.push(content(e)),
+                    None => {
+                        broken = Some(fail("event_missing", Some(*seq)));
+                        break 'walk;
+                    }
+                }
+            }
+            let mac = match seal.seqs {
+                // A seal of one event, as written before seals covered runs.
+                None => seal_mac(&keys.mac_key, seal.position, &seal.prev_mac, &contents[0]),
+                Some(_) => seal_run_mac(
+                    &keys.mac_key,
+                    seal.position,
+                    &seal.prev_mac,
+                    contents.iter().map(String::as_str),
+                ),
             };
-            if seal_mac(
-                &keys.mac_key,
-                seal.position,
-                &seal.prev_mac,
-                &content(event),
-            ) != seal.mac
-            {
-                broken = Some(fail("mac_mismatch"));
+            if mac != seal.mac {
+                let seq = (covers.len() == 1).then(|| covers[0]);
+                broken = Some(fail("mac_mismatch", seq));
                 break 'walk;
             }
+            checked += covers.len() as u64;
             prev.clone_from(&seal.mac);
             position = seal.position;
         }
@@ -272,6 +310,7 @@ pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
             broken = problem.map(|problem| Broken {
                 position: c.position,
                 seq: None,
+                covers: Vec::new(),
                 problem,
             });
         }
@@ -286,6 +325,7 @@ pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
             broken = Some(Broken {
                 position,
                 seq: Some(seq),
+                covers: Vec::new(),
                 problem: "unsealed_event",
             });
         }

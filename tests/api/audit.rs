@@ -131,43 +131,79 @@ async fn verify(app: &crate::helpers::TestApp, token: &str) -> Value {
 async fn verify_finds_an_event_rewritten_behind_the_trigger() {
     let app = spawn_app().await;
     let auditor = app.token("auditor").await;
-    let report = verify(&app, &auditor).await;
+    let report = seal_runs(&app, &auditor, 3).await;
     assert_eq!(report["intact"], true, "{report}");
     let total = app.count("SELECT count(*) AS n FROM audit_events").await;
     assert_eq!(report["checked"], total);
     assert_eq!(report["unsealed"], 0);
+    let first_run = app
+        .count("SELECT cardinality(seqs)::bigint AS n FROM audit_seals WHERE position = 1")
+        .await;
+    let second_run = app
+        .count("SELECT cardinality(seqs)::bigint AS n FROM audit_seals WHERE position = 2")
+        .await;
+    assert!(first_run > 0 && second_run > 0);
 
-    // Someone with superuser rights bypasses the trigger and rewrites the fifth sealed event;
-    // without the sealing key no MAC can be made to match it again.
+    // Someone with superuser rights bypasses the trigger and rewrites the last event of the
+    // second seal; without the sealing key no MAC can be made to match it again.
     app.exec(
         "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete;
          UPDATE audit_events SET details = '{\"username\": \"forged\"}'
-          WHERE seq = (SELECT seq FROM audit_seals WHERE position = 5);
+          WHERE seq = (SELECT seq FROM audit_seals WHERE position = 2);
          ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete;",
     )
     .await
     .unwrap();
     let report = verify(&app, &auditor).await;
     assert_eq!(report["intact"], false);
-    assert_eq!(report["first_broken"]["position"], 5);
+    assert_eq!(report["first_broken"]["position"], 2, "{report}");
     assert_eq!(report["first_broken"]["problem"], "mac_mismatch");
-    assert_eq!(report["checked"], 5);
+    let rewritten = app
+        .count("SELECT seq AS n FROM audit_seals WHERE position = 2")
+        .await;
+    let covers = report["first_broken"]["covers"].as_array().unwrap();
+    assert_eq!(covers.len() as i64, second_run);
+    assert!(covers.contains(&json!(rewritten)), "{report}");
+    assert_eq!(
+        report["checked"], first_run,
+        "only the intact first seal counts"
+    );
+}
+
+/// Makes `runs` seals, each over two new events (and what came before), a checkpoint after
+/// each (the clock moves past the checkpoint interval); the last report.
+async fn seal_runs(app: &crate::helpers::TestApp, auditor: &str, runs: usize) -> Value {
+    let mut report = Value::Null;
+    for _ in 0..runs {
+        app.exec(
+            "INSERT INTO audit_events (id, occurred_at, actor_kind, action, entity_type, details)
+             SELECT gen_random_uuid(), now(), 'system', 'test.run', 'person', '{}'
+             FROM generate_series(1, 2)",
+        )
+        .await
+        .unwrap();
+        app.clock.advance(chrono::Duration::seconds(11));
+        report = verify(app, auditor).await;
+    }
+    report
 }
 
 #[tokio::test]
 async fn verify_finds_a_removed_seal_and_newest_events_cut_off_behind_a_checkpoint() {
     let app = spawn_app().await;
     let auditor = app.token("auditor").await;
-    let report = verify(&app, &auditor).await;
+    let report = seal_runs(&app, &auditor, 5).await;
+    assert_eq!(report["intact"], true, "{report}");
     let head = report["checkpoint"]["position"].as_i64().unwrap();
-    assert_eq!(report["checked"].as_i64(), Some(head), "{report}");
-    // The newest two events and their seals go, leaving a chain that is intact in itself:
-    // only the signed checkpoint shows the history was cut back.
+    assert_eq!(head, 5, "{report}");
+    // The newest seal and its events go, leaving a chain that is intact in itself: only the
+    // signed checkpoint shows the history was cut back.
     app.exec(&format!(
         "ALTER TABLE audit_seals DISABLE TRIGGER audit_seals_no_update_or_delete;
          ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete;
-         CREATE TEMP TABLE gone AS SELECT seq FROM audit_seals WHERE position > {head} - 2;
-         DELETE FROM audit_seals WHERE seq IN (SELECT seq FROM gone);
+         CREATE TEMP TABLE gone AS SELECT m.seq FROM audit_seals s, unnest(coalesce(s.seqs, ARRAY[s.seq])) AS m(seq)
+          WHERE s.position = {head};
+         DELETE FROM audit_seals WHERE position = {head};
          DELETE FROM audit_events WHERE seq IN (SELECT seq FROM gone);
          ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete;
          ALTER TABLE audit_seals ENABLE TRIGGER audit_seals_no_update_or_delete;"
@@ -181,7 +217,8 @@ async fn verify_finds_a_removed_seal_and_newest_events_cut_off_behind_a_checkpoi
     app.exec(
         "ALTER TABLE audit_seals DISABLE TRIGGER audit_seals_no_update_or_delete;
          ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete;
-         CREATE TEMP TABLE gone3 AS SELECT seq FROM audit_seals WHERE position = 3;
+         CREATE TEMP TABLE gone3 AS SELECT m.seq FROM audit_seals s, unnest(coalesce(s.seqs, ARRAY[s.seq])) AS m(seq)
+          WHERE s.position = 3;
          DELETE FROM audit_seals WHERE position = 3;
          DELETE FROM audit_events WHERE seq IN (SELECT seq FROM gone3);
          ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete;
@@ -222,9 +259,10 @@ async fn concurrent_changes_are_sealed_into_one_linear_chain() {
     assert_eq!(
         app.count("SELECT count(DISTINCT prev_mac) AS n FROM audit_seals")
             .await,
-        app.count("SELECT count(*) AS n FROM audit_events").await,
-        "every event sealed once, no two seals sharing a predecessor"
+        app.count("SELECT count(*) AS n FROM audit_seals").await,
+        "no two seals sharing a predecessor"
     );
+    assert_sealed_once(&app).await;
 }
 
 #[tokio::test]
@@ -263,10 +301,12 @@ async fn an_event_whose_transaction_commits_late_is_sealed_late_and_the_chain_ho
     // The late event has a lower seq than the one after it, yet the later position.
     assert_eq!(
         app.count(
-            "SELECT count(*) AS n FROM audit_seals s JOIN audit_events e USING (seq)
-             WHERE e.action = 'slow.commit'
-               AND s.position > (SELECT s2.position FROM audit_seals s2 JOIN audit_events e2
-                                 USING (seq) WHERE e2.action = 'organization.update')"
+            "WITH sealed AS (SELECT s.position, e.action FROM audit_seals s, unnest(coalesce(s.seqs, ARRAY[s.seq])) AS m(seq)
+                             JOIN audit_events e ON e.seq = m.seq)
+             SELECT count(*) AS n FROM sealed
+             WHERE action = 'slow.commit'
+               AND position > (SELECT position FROM sealed
+                               WHERE action = 'organization.update')"
         )
         .await,
         1
@@ -453,11 +493,7 @@ async fn several_sealers_at_once_seal_each_event_exactly_once() {
         total as i64,
         app.count("SELECT count(*) AS n FROM audit_events").await
     );
-    assert_eq!(
-        app.count("SELECT count(DISTINCT seq) AS n FROM audit_seals")
-            .await,
-        app.count("SELECT count(*) AS n FROM audit_seals").await
-    );
+    assert_sealed_once(&app).await;
     let auditor = app.token("auditor").await;
     let report = verify(&app, &auditor).await;
     assert_eq!(report["intact"], true, "{report}");
@@ -486,4 +522,27 @@ async fn concurrent_audited_reads_each_leave_their_record_committed_before_the_a
     );
     let report = verify(&app, &auditor).await;
     assert_eq!(report["intact"], true, "{report}");
+}
+
+/// Every event is covered by exactly one seal.
+pub async fn assert_sealed_once(app: &crate::helpers::TestApp) {
+    assert_eq!(
+        app.count(
+            "SELECT count(*) - count(DISTINCT m.seq) AS n
+             FROM audit_seals s, unnest(coalesce(s.seqs, ARRAY[s.seq])) AS m(seq)"
+        )
+        .await,
+        0,
+        "no event sealed twice"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM audit_events e WHERE NOT EXISTS (
+               SELECT 1 FROM audit_seals s, unnest(coalesce(s.seqs, ARRAY[s.seq])) AS m(seq)
+               WHERE m.seq = e.seq)"
+        )
+        .await,
+        0,
+        "every event sealed"
+    );
 }

@@ -154,7 +154,7 @@ pub struct ChainVerification {
     /// True when every seal links to the one before, matches its event under the sealing key,
     /// and the chain reaches and agrees with the newest signed checkpoint.
     pub intact: bool,
-    /// Seals checked (up to and including the first broken one).
+    /// Events whose seal was checked and found intact (up to the first broken seal).
     pub checked: u64,
     pub first_broken: Option<BrokenLink>,
     /// The checkpoint the chain was compared with.
@@ -167,8 +167,12 @@ pub struct ChainVerification {
 pub struct BrokenLink {
     /// The chain position where it breaks.
     pub position: i64,
-    /// The event sealed there, when known.
+    /// The event found wrong, when one is known: a missing event, or the one event a broken
+    /// seal covers.
     pub seq: Option<i64>,
+    /// The events (`seq`) the seal at `position` covers, in chain order: a seal covers the run
+    /// of events the sealer found in one pass, so a rewritten event is among them.
+    pub covers: Vec<i64>,
     /// `prev_mismatch`, `mac_mismatch`, `event_missing`, `position_gap`, `truncated`,
     /// `checkpoint_mismatch`, `checkpoint_signature` or `unsealed_event` (an event older than a
     /// minute that no seal covers).
@@ -179,7 +183,8 @@ pub struct BrokenLink {
 /// chain was cut back or rewritten since.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Checkpoint {
-    /// Number of sealed events.
+    /// The position of the newest seal (seals are numbered from 1; each covers a run of
+    /// events).
     pub position: i64,
     /// The MAC of the seal at `position`.
     pub head_mac: String,
@@ -221,6 +226,7 @@ async fn verify_audit_chain(
         first_broken: report.first_broken.map(|b| BrokenLink {
             position: b.position,
             seq: b.seq,
+            covers: b.covers,
             problem: b.problem.to_owned(),
         }),
         checkpoint: report.checkpoint.map(Checkpoint::from),
