@@ -91,8 +91,7 @@ pub fn canonical(e: &EventContent) -> String {
         reason: e.reason,
         request_id: e.request_id,
     };
-    // Serialising strings, numbers and maps with string keys cannot fail.
-    serde_json::to_string(&event).unwrap_or_default()
+    serde_json::to_string(&event).expect("strings, numbers and string-keyed maps serialise")
 }
 
 /// The seal at `position`: HMAC-SHA256 over the position, the previous MAC and the event, so
@@ -108,21 +107,23 @@ pub fn seal_mac(key: &[u8], position: i64, prev_mac: &str, canonical: &str) -> S
 }
 
 /// The seal of a run of events at `position`: HMAC-SHA256 over the position, the previous MAC,
-/// the run's length and each event's SHA-256 in chain order. One seal per run instead of one
-/// per event: a seal row costs PostgreSQL about as much as the event it seals, and audited
-/// reads append an event each. Framed so no run's message equals another's or a single seal's
+/// the run's length and each event's `seq` and SHA-256 in chain order, so neither an event nor
+/// the list of events a seal covers can change unnoticed. One seal per run instead of one per
+/// event: a seal row cost PostgreSQL about as much as the event it seals, and audited reads
+/// append an event each. Framed so no run's message equals another's or a single seal's
 /// (those start with the position, these with `run`).
 pub fn seal_run_mac<'a>(
     key: &[u8],
     position: i64,
     prev_mac: &str,
-    canonicals: impl ExactSizeIterator<Item = &'a str>,
+    events: impl ExactSizeIterator<Item = (i64, &'a str)>,
 ) -> String {
     use sha2::Digest;
     let mut m = <Hmac<Sha256>>::new_from_slice(key).expect("HMAC takes any key length");
-    m.update(format!("run\n{position}\n{prev_mac}\n{}\n", canonicals.len()).as_bytes());
-    for c in canonicals {
-        m.update(hex::encode(Sha256::digest(c.as_bytes())).as_bytes());
+    m.update(format!("run\n{position}\n{prev_mac}\n{}\n", events.len()).as_bytes());
+    for (seq, canonical) in events {
+        m.update(format!("{seq} ").as_bytes());
+        m.update(hex::encode(Sha256::digest(canonical.as_bytes())).as_bytes());
         m.update(b"\n");
     }
     hex::encode(m.finalize().into_bytes())
@@ -170,19 +171,24 @@ mod tests {
 
     #[test]
     fn a_run_seal_depends_on_every_event_its_order_and_its_place() {
-        let (a, b) = ("{\"a\":1}", "{\"b\":2}");
-        let base = seal_run_mac(b"k", 3, GENESIS, [a, b].into_iter());
-        assert_eq!(base, seal_run_mac(b"k", 3, GENESIS, [a, b].into_iter()));
-        assert_ne!(base, seal_run_mac(b"k", 3, GENESIS, [b, a].into_iter()));
-        assert_ne!(base, seal_run_mac(b"k", 3, GENESIS, [a].into_iter()));
-        assert_ne!(base, seal_run_mac(b"k", 4, GENESIS, [a, b].into_iter()));
-        assert_ne!(base, seal_run_mac(b"k", 3, &base, [a, b].into_iter()));
-        assert_ne!(base, seal_run_mac(b"j", 3, GENESIS, [a, b].into_iter()));
-        // A run of one is not the single seal of the same event.
+        let (a, b) = ((7, "{\"a\":1}"), (9, "{\"b\":2}"));
+        let mac = |key: &[u8], pos, prev: &str, run: &[(i64, &str)]| {
+            seal_run_mac(key, pos, prev, run.iter().copied())
+        };
+        let base = mac(b"k", 3, GENESIS, &[a, b]);
+        assert_eq!(base, mac(b"k", 3, GENESIS, &[a, b]));
+        assert_ne!(base, mac(b"k", 3, GENESIS, &[b, a]));
+        assert_ne!(base, mac(b"k", 3, GENESIS, &[a]));
         assert_ne!(
-            seal_run_mac(b"k", 1, GENESIS, [a].into_iter()),
-            seal_mac(b"k", 1, GENESIS, a)
+            base,
+            mac(b"k", 3, GENESIS, &[a, (8, b.1)]),
+            "the seqs are sealed"
         );
+        assert_ne!(base, mac(b"k", 4, GENESIS, &[a, b]));
+        assert_ne!(base, mac(b"k", 3, &base, &[a, b]));
+        assert_ne!(base, mac(b"j", 3, GENESIS, &[a, b]));
+        // A run of one is not the single seal of the same event.
+        assert_ne!(mac(b"k", 1, GENESIS, &[a]), seal_mac(b"k", 1, GENESIS, a.1));
     }
 
     #[test]

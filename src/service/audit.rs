@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{Context, RequestMeta, Result};
+use super::{Context, Kind, RequestMeta, Result};
 use crate::auth::Caller;
 use crate::db::audit::{self, AuditFilter, AuditRow, NewAuditEvent};
 use crate::db::{Conn, Pool};
@@ -93,12 +93,14 @@ pub struct Recorder {
 
 /// Events committed together at most.
 const BATCH: usize = 256;
-/// How long a writer waits for more events when others are already queued, and from how
-/// many. Measured (audited reads, 64 connections, pg_stat_statements): groups of 25 events
-/// instead of 8, 19.5 µs of PostgreSQL time per event instead of 25.9, for a millisecond of
-/// latency.
+/// How long a writer waits for more events when, behind the one it took, at least
+/// `GATHER_FROM` are already waiting (and fewer than a full group). Measured (audited reads,
+/// 64 connections, pg_stat_statements): groups of 25 events instead of 8, 19.5 µs of
+/// PostgreSQL time per event instead of 25.9, for a millisecond of latency.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
 const GATHER_FROM: usize = 2;
+/// How long a group's statement may take before its connection is given up as hung.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Writers. One: while it commits, the next group gathers behind it, and the fewer the
 /// commits, the less each record costs PostgreSQL (measured: one writer took groups of about
 /// 21 events under load, two of about 11, at the same throughput). A flush that stalls holds
@@ -122,7 +124,7 @@ impl Recorder {
     async fn next_group(queue: &Queue) -> Option<Vec<Waiting>> {
         let mut rx = queue.lock().await;
         let first = rx.recv().await?;
-        if rx.len() >= GATHER_FROM {
+        if (GATHER_FROM..BATCH - 1).contains(&rx.len()) {
             // Under load, a moment's wait makes the group several times larger: PostgreSQL
             // spends about 86 µs per statement and 17 µs per event, so each record costs less.
             tokio::time::sleep(GATHER).await;
@@ -143,36 +145,58 @@ impl Recorder {
         let mut held: Option<crate::db::Pooled> = None;
         while let Some(group) = Self::next_group(&queue).await {
             let (events, waiters): (Vec<_>, Vec<_>) = group.into_iter().unzip();
-            let outcome = match held.take() {
-                Some(c) => Ok(c),
-                None => crate::db::connect(&pool).await.map_err(super::Error::from),
-            };
-            let outcome = match outcome {
-                Ok(mut conn) => {
-                    let done = audit::append_many(&mut conn, &events)
-                        .await
-                        .map_err(super::Error::from);
-                    // A connection that failed is not kept: the next group takes a fresh one.
-                    if done.is_ok() {
-                        held = Some(conn);
+            match Self::write(&pool, &mut held, &events).await {
+                // One bad event (a statement PostgreSQL refused) must not fail its
+                // neighbours: each on its own, then. A database that is away fails them all
+                // at once instead of once per event.
+                Err(e) if e.kind != Kind::Unavailable && events.len() > 1 => {
+                    for (ev, w) in events.iter().zip(waiters) {
+                        let _ =
+                            w.send(Self::write(&pool, &mut held, std::slice::from_ref(ev)).await);
                     }
-                    done
                 }
-                Err(e) => Err(e),
-            };
-            if outcome.is_err() && events.len() > 1 {
-                // One bad event must not fail its neighbours: each on its own, then.
-                for (ev, w) in events.into_iter().zip(waiters) {
-                    let _ = w.send(record_now(&pool, vec![ev]).await);
+                outcome => {
+                    for w in waiters {
+                        let answer = match &outcome {
+                            Ok(()) => Ok(()),
+                            Err(e) => Err(super::Error::new(e.kind, e.code, e.detail.clone())),
+                        };
+                        let _ = w.send(answer);
+                    }
                 }
-                continue;
             }
-            for w in waiters {
-                let answer = match &outcome {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(super::Error::new(e.kind, e.code, e.detail.clone())),
-                };
-                let _ = w.send(answer);
+        }
+    }
+
+    /// Writes events with one statement on the held connection (a fresh one when none is held)
+    /// within [`WRITE_TIMEOUT`]; keeps the connection unless it failed.
+    async fn write(
+        pool: &Pool,
+        held: &mut Option<crate::db::Pooled>,
+        events: &[NewAuditEvent],
+    ) -> Result<()> {
+        let mut conn = match held.take() {
+            Some(c) => c,
+            None => crate::db::connect(pool).await?,
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, audit::append_many(&mut conn, events)).await {
+            Ok(Ok(())) => {
+                *held = Some(conn);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                if !matches!(e, crate::db::Error::Unavailable(_)) {
+                    *held = Some(conn);
+                }
+                Err(e.into())
+            }
+            Err(_) => {
+                // A connection that does not answer goes out of the pool and is closed: every
+                // audited read waits on this writer.
+                drop(deadpool::managed::Object::take(conn));
+                Err(super::Error::unavailable(
+                    "the audit trail did not answer in time",
+                ))
             }
         }
     }

@@ -21,8 +21,9 @@ use std::collections::HashMap;
 pub const CHECKPOINT_EVERY_SECONDS: i64 = 10;
 /// Events per seal, at most.
 const SEAL_BATCH: i64 = 1000;
-/// Seals read at a time by verify.
-const VERIFY_PAGE: i64 = 50;
+/// Seals read at a time by verify, and events read at a time (about).
+const VERIFY_PAGE: i64 = 2000;
+const VERIFY_EVENTS: usize = 2000;
 /// How far behind the newest seal a pass looks for events whose transaction committed late:
 /// every pass a short way (cheap), every [`DEEP_EVERY`]th pass far. Verify reports anything
 /// older than a minute that is still unsealed.
@@ -131,7 +132,7 @@ pub async fn seal_within(ctx: &Context, depth: Depth) -> Result<usize> {
                     &keys.mac_key,
                     position,
                     &prev,
-                    contents.iter().map(String::as_str),
+                    rows.iter().zip(&contents).map(|(r, c)| (r.seq, c.as_str())),
                 );
                 audit::insert_seal(
                     conn,
@@ -192,7 +193,8 @@ pub struct Broken {
     /// The events the seal at `position` covers, in chain order.
     pub covers: Vec<i64>,
     /// `prev_mismatch` (a seal before it was removed or altered), `mac_mismatch` (the event or
-    /// its seal was altered), `event_missing`, `position_gap`, `truncated` (the chain is
+    /// its seal was altered), `covers_mismatch` (a seal's list of events is out of order or
+    /// its `seq` is not the highest of them), `event_missing`, `position_gap`, `truncated` (the chain is
     /// shorter than a signed checkpoint), `checkpoint_mismatch`, `checkpoint_signature` or
     /// `unsealed_event` (no seal covers an event older than a minute).
     pub problem: &'static str,
@@ -224,6 +226,56 @@ fn verify_checkpoint(keys: &LedgerKeys, c: &CheckpointRow) -> bool {
     .is_ok()
 }
 
+/// Checks one seal against the one before it (`position`, `prev`) and its events.
+fn check_seal(
+    keys: &LedgerKeys,
+    seal: &SealRow,
+    position: i64,
+    prev: &str,
+    events: &HashMap<i64, AuditRow>,
+) -> std::result::Result<(), Broken> {
+    let covers = seal.covers();
+    let fail = |problem, seq: Option<i64>| Broken {
+        position: seal.position,
+        // A seal of one event names it.
+        seq: seq.or((covers.len() == 1).then(|| covers[0])),
+        covers: covers.clone(),
+        problem,
+    };
+    if seal.position != position + 1 {
+        return Err(fail("position_gap", None));
+    }
+    if seal.prev_mac != prev {
+        return Err(fail("prev_mismatch", None));
+    }
+    // A run lists its events in rising order and `seq` is the highest: the sealer finds what
+    // is unsealed by it, so a lowered `seq` would let events be sealed twice.
+    if !covers.windows(2).all(|w| w[0] < w[1]) || covers.last() != Some(&seal.seq) {
+        return Err(fail("covers_mismatch", None));
+    }
+    let mut contents = Vec::with_capacity(covers.len());
+    for seq in &covers {
+        match events.get(seq) {
+            Some(e) => contents.push(content(e)),
+            None => return Err(fail("event_missing", Some(*seq))),
+        }
+    }
+    let mac = match seal.seqs {
+        // A seal of one event, as written before seals covered runs.
+        None => seal_mac(&keys.mac_key, seal.position, &seal.prev_mac, &contents[0]),
+        Some(_) => seal_run_mac(
+            &keys.mac_key,
+            seal.position,
+            &seal.prev_mac,
+            covers.iter().zip(&contents).map(|(s, c)| (*s, c.as_str())),
+        ),
+    };
+    if mac != seal.mac {
+        return Err(fail("mac_mismatch", None));
+    }
+    Ok(())
+}
+
 /// Seals what is pending, then walks the whole chain and compares it with the newest
 /// checkpoint. Auditors only.
 pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
@@ -243,56 +295,33 @@ pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
         if seals.is_empty() {
             break;
         }
-        let wanted: Vec<i64> = seals.iter().flat_map(SealRow::covers).collect();
-        let events: HashMap<i64, AuditRow> = audit::events(&mut conn, &wanted)
-            .await?
-            .into_iter()
-            .map(|e| (e.seq, e))
-            .collect();
-        for seal in &seals {
-            let covers = seal.covers();
-            let fail = |problem, seq| Broken {
-                position: seal.position,
-                seq,
-                covers: covers.clone(),
-                problem,
-            };
-            if seal.position != position + 1 {
-                broken = Some(fail("position_gap", None));
-                break 'walk;
+        // The page's seals in parts of about VERIFY_EVENTS events, each part's events read
+        // with one query (runs hold up to a thousand, old seals one).
+        let mut rest = &seals[..];
+        while !rest.is_empty() {
+            let mut take = 0;
+            let mut events_in_part = 0;
+            while take < rest.len() && (take == 0 || events_in_part < VERIFY_EVENTS) {
+                events_in_part += rest[take].seqs.as_ref().map_or(1, Vec::len);
+                take += 1;
             }
-            if seal.prev_mac != prev {
-                broken = Some(fail("prev_mismatch", None));
-                break 'walk;
-            }
-            let mut contents = Vec::with_capacity(covers.len());
-            for seq in &covers {
-                match events.get(seq) {
-                    Some(e) => contents.push(content(e)),
-                    None => {
-                        broken = Some(fail("event_missing", Some(*seq)));
-                        break 'walk;
-                    }
+            let (part, next) = rest.split_at(take);
+            rest = next;
+            let wanted: Vec<i64> = part.iter().flat_map(SealRow::covers).collect();
+            let events: HashMap<i64, AuditRow> = audit::events(&mut conn, &wanted)
+                .await?
+                .into_iter()
+                .map(|e| (e.seq, e))
+                .collect();
+            for seal in part {
+                if let Err(b) = check_seal(keys, seal, position, &prev, &events) {
+                    broken = Some(b);
+                    break 'walk;
                 }
+                checked += seal.seqs.as_ref().map_or(1, Vec::len) as u64;
+                prev.clone_from(&seal.mac);
+                position = seal.position;
             }
-            let mac = match seal.seqs {
-                // A seal of one event, as written before seals covered runs.
-                None => seal_mac(&keys.mac_key, seal.position, &seal.prev_mac, &contents[0]),
-                Some(_) => seal_run_mac(
-                    &keys.mac_key,
-                    seal.position,
-                    &seal.prev_mac,
-                    contents.iter().map(String::as_str),
-                ),
-            };
-            if mac != seal.mac {
-                let seq = (covers.len() == 1).then(|| covers[0]);
-                broken = Some(fail("mac_mismatch", seq));
-                break 'walk;
-            }
-            checked += covers.len() as u64;
-            prev.clone_from(&seal.mac);
-            position = seal.position;
         }
     }
     if broken.is_none() {

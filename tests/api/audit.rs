@@ -546,3 +546,84 @@ pub async fn assert_sealed_once(app: &crate::helpers::TestApp) {
         "every event sealed"
     );
 }
+
+#[tokio::test]
+async fn seals_of_one_event_written_before_runs_still_verify_between_runs() {
+    use aidbridge::db::audit;
+    use aidbridge::domain::ledger::{canonical, seal_mac, EventContent};
+    use base64::Engine;
+    let app = spawn_app().await;
+    let auditor = app.token("auditor").await;
+    seal_runs(&app, &auditor, 1).await;
+    // An event sealed the way the previous version did: a seal of its own, no `seqs`.
+    app.exec(
+        "INSERT INTO audit_events (id, occurred_at, actor_kind, action, entity_type, details)
+         VALUES (gen_random_uuid(), now(), 'system', 'test.legacy', 'person', '{\"a\": [1]}')",
+    )
+    .await
+    .unwrap();
+    let mut conn = app.db().await;
+    let seq = app
+        .count("SELECT seq AS n FROM audit_events WHERE action = 'test.legacy'")
+        .await;
+    let e = audit::events(&mut conn, &[seq]).await.unwrap().remove(0);
+    let last = audit::last_seal(&mut conn).await.unwrap().unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(crate::helpers::AUDIT_KEY)
+        .unwrap();
+    let text = canonical(&EventContent {
+        id: e.id,
+        occurred_at: e.occurred_at,
+        actor_kind: &e.actor_kind,
+        actor_id: e.actor_id,
+        actor_organization_id: e.actor_organization_id,
+        action: &e.action,
+        entity_type: &e.entity_type,
+        entity_id: e.entity_id,
+        ip: e.ip.as_deref(),
+        request_id: e.request_id.as_deref(),
+        reason: e.reason.as_deref(),
+        details: &e.details,
+    });
+    let mac = seal_mac(&key, last.position + 1, &last.mac, &text);
+    app.exec(&format!(
+        "INSERT INTO audit_seals (position, seq, prev_mac, mac, sealed_at)
+         VALUES ({}, {seq}, '{}', '{mac}', now())",
+        last.position + 1,
+        last.mac
+    ))
+    .await
+    .unwrap();
+    let report = seal_runs(&app, &auditor, 1).await;
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(
+        report["checked"],
+        app.count("SELECT count(*) AS n FROM audit_events").await
+    );
+    assert_eq!(report["checkpoint"]["position"], 3, "run, single seal, run");
+
+    // The list of events a run covers is sealed too: an event dropped from it is found.
+    app.exec(
+        "ALTER TABLE audit_seals DISABLE TRIGGER audit_seals_no_update_or_delete;
+         UPDATE audit_seals SET seqs = seqs[2:] WHERE position = 3;
+         ALTER TABLE audit_seals ENABLE TRIGGER audit_seals_no_update_or_delete;",
+    )
+    .await
+    .unwrap();
+    let report = verify(&app, &auditor).await;
+    assert_eq!(report["first_broken"]["position"], 3, "{report}");
+    assert_eq!(report["first_broken"]["problem"], "mac_mismatch");
+    // And a rewritten event under a single seal is named.
+    app.exec(&format!(
+        "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete;
+         UPDATE audit_events SET details = '{{}}' WHERE seq = {seq};
+         ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_or_delete;"
+    ))
+    .await
+    .unwrap();
+    let report = verify(&app, &auditor).await;
+    assert_eq!(report["first_broken"]["position"], 2, "{report}");
+    assert_eq!(report["first_broken"]["problem"], "mac_mismatch");
+    assert_eq!(report["first_broken"]["seq"], seq);
+    assert_eq!(report["first_broken"]["covers"], json!([seq]));
+}

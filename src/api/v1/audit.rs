@@ -173,7 +173,8 @@ pub struct BrokenLink {
     /// The events (`seq`) the seal at `position` covers, in chain order: a seal covers the run
     /// of events the sealer found in one pass, so a rewritten event is among them.
     pub covers: Vec<i64>,
-    /// `prev_mismatch`, `mac_mismatch`, `event_missing`, `position_gap`, `truncated`,
+    /// `prev_mismatch`, `mac_mismatch`, `covers_mismatch` (a seal's list of events out of order,
+    /// or its `seq` not the highest of them), `event_missing`, `position_gap`, `truncated`,
     /// `checkpoint_mismatch`, `checkpoint_signature` or `unsealed_event` (an event older than a
     /// minute that no seal covers).
     pub problem: String,
