@@ -207,6 +207,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
     // Never run with keys the data was not written with.
     let now = aidbridge::clock::Clock::system().now();
     aidbridge::service::keys::check(&pool, &data_keys, now).await?;
+    aidbridge::service::keys::check_audit_key(&pool, &ledger, now).await?;
     if let Command::RotateKeys = command {
         let ctx = aidbridge::service::Context {
             read_pool: pool.clone(),

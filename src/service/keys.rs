@@ -62,6 +62,34 @@ pub async fn check(
     Ok(())
 }
 
+/// Compares the audit ledger's sealing key with the one the ledger was sealed with,
+/// remembering it at the first start; refuses another (seals made with it could never be
+/// verified with the chain before them).
+pub async fn check_audit_key(
+    pool: &Pool,
+    ledger: &super::ledger::LedgerKeys,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<(), String> {
+    let fail = |e: crate::db::Error| format!("key check: {e}");
+    let mut conn = crate::db::connect(pool).await.map_err(fail)?;
+    let fingerprint = ledger.fingerprint();
+    let known = keys::fingerprints(&mut conn).await.map_err(fail)?;
+    if known
+        .iter()
+        .any(|(kind, _, stored)| kind == "audit" && *stored != fingerprint)
+    {
+        return Err(
+            "AIDBRIDGE_AUDIT_KEY is not the key this database's audit ledger was sealed with: \
+             seals made with it would break the chain, and verify would report the ledger \
+             broken. Restore the original key (it must never change once the ledger exists)."
+                .into(),
+        );
+    }
+    keys::remember(&mut conn, "audit", "audit", &fingerprint, now)
+        .await
+        .map_err(fail)
+}
+
 /// What a rotation did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Rotation {

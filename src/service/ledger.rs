@@ -67,6 +67,15 @@ impl LedgerKeys {
         })
     }
 
+    /// A fingerprint of the sealing key (SHA-256 with a label; the key cannot be recovered from
+    /// it), remembered by the database at the first start.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"aidbridge audit key fingerprint v1\n");
+        h.update(&self.mac_key);
+        hex::encode(h.finalize())
+    }
+
     /// The checkpoints' public key (base64 of the 32-byte Ed25519 key) and its id.
     pub fn public_key(&self) -> (String, String) {
         (

@@ -95,3 +95,30 @@ async fn a_lost_or_swapped_key_stops_the_start_and_rotation_moves_data_to_the_ne
         ADULT_ID
     );
 }
+
+#[tokio::test]
+async fn a_swapped_audit_key_stops_the_start() {
+    use crate::helpers::{AUDIT_KEY, AUDIT_SIGNING_KEY};
+    use aidbridge::service::keys::check_audit_key;
+    use aidbridge::service::ledger::LedgerKeys;
+    let app = spawn_app().await;
+    let pool = aidbridge::db::build_pool(&app.db_url, 2).unwrap();
+    let ledger = |key: &str| LedgerKeys::from_config(key, AUDIT_SIGNING_KEY).unwrap();
+    // The first start remembers the key; the same key starts again.
+    check_audit_key(&pool, &ledger(AUDIT_KEY), Utc::now())
+        .await
+        .unwrap();
+    check_audit_key(&pool, &ledger(AUDIT_KEY), Utc::now())
+        .await
+        .unwrap();
+    let e = check_audit_key(&pool, &ledger(OTHER_KEY), Utc::now())
+        .await
+        .unwrap_err();
+    assert!(e.contains("AIDBRIDGE_AUDIT_KEY"), "{e}");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM key_fingerprints WHERE kind = 'audit'")
+            .await,
+        1,
+        "the refused key is not remembered"
+    );
+}
