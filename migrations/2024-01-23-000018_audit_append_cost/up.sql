@@ -13,7 +13,8 @@ ALTER TABLE audit_seals
     ADD CONSTRAINT audit_seals_mac_check CHECK (char_length(mac) = 64),
     ADD COLUMN seqs bigint[],
     ADD CONSTRAINT audit_seals_seqs_check CHECK (
-        seqs IS NULL OR (array_ndims(seqs) = 1 AND array_position(seqs, NULL) IS NULL
+        seqs IS NULL OR (cardinality(seqs) > 0 AND array_ndims(seqs) = 1
+                         AND array_position(seqs, NULL) IS NULL
                          AND seq = seqs[cardinality(seqs)]));
 -- The event's id (a UUIDv7 made by the server and covered by its seal) is never looked up: its
 -- unique index was upkeep on every append with no reader.

@@ -203,8 +203,9 @@ pub struct Broken {
     pub covers: Vec<i64>,
     /// `prev_mismatch` (a seal before it was removed or altered), `mac_mismatch` (the event or
     /// its seal was altered), `covers_mismatch` (a seal's list of events is out of order or
-    /// its `seq` is not the highest of them), `event_missing`, `position_gap`, `truncated` (the chain is
-    /// shorter than a signed checkpoint), `checkpoint_mismatch`, `checkpoint_signature` or
+    /// its `seq` is not the highest of them), `event_missing`, `position_gap`, `truncated`
+    /// (the chain is shorter than a signed checkpoint), `checkpoint_mismatch`,
+    /// `checkpoint_signature` or
     /// `unsealed_event` (no seal covers an event older than a minute).
     pub problem: &'static str,
 }
