@@ -223,6 +223,11 @@ impl SealRow {
     pub fn covers(&self) -> Vec<i64> {
         self.seqs.clone().unwrap_or_else(|| vec![self.seq])
     }
+
+    /// How many events the seal covers.
+    pub fn size(&self) -> usize {
+        self.seqs.as_ref().map_or(1, Vec::len)
+    }
 }
 
 /// A signed checkpoint of the chain's head.
@@ -267,6 +272,10 @@ const EVENT_COLUMNS: &str = "e.seq, e.id, e.occurred_at, e.actor_kind, e.actor_i
      e.actor_organization_id, e.action, e.entity_type, e.entity_id, e.ip, e.request_id, e.reason, \
      e.details";
 
+/// Every seal with each event it covers (`s`, `m.seq`): a run lists its events in `seqs`, a
+/// seal written before runs covers the one event `seq`.
+const COVERED: &str = "audit_seals s, unnest(coalesce(s.seqs, ARRAY[s.seq])) AS m(seq)";
+
 /// Committed events after `after_seq` without a seal, oldest first. Only seals whose newest
 /// event lies after `after_seq` can cover one, so the search costs the width of the window,
 /// not the size of the trail.
@@ -276,8 +285,7 @@ pub async fn unsealed(conn: &mut Conn, after_seq: i64, limit: i64) -> Result<Vec
         format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events e \
              WHERE e.seq > $1 AND NOT EXISTS ( \
-                 SELECT 1 FROM audit_seals s, unnest(coalesce(s.seqs, ARRAY[s.seq])) AS m(seq) \
-                 WHERE s.seq > $1 AND m.seq = e.seq) \
+                 SELECT 1 FROM {COVERED} WHERE s.seq > $1 AND m.seq = e.seq) \
              ORDER BY e.seq LIMIT $2"
         )
     });
@@ -366,10 +374,11 @@ pub async fn checkpoints(conn: &mut Conn, limit: i64) -> Result<Vec<CheckpointRo
         .map_err(Into::into)
 }
 
-/// Events no seal covers: an anti-join against every seal's events (hashed, so one pass over
-/// each table).
-const UNCOVERED: &str = "NOT EXISTS (SELECT 1 FROM audit_seals s, \
-     unnest(coalesce(s.seqs, ARRAY[s.seq])) AS m(seq) WHERE m.seq = e.seq)";
+/// Events (`e`) no seal covers: an anti-join against every seal's events (hashed, so one pass
+/// over each table).
+fn uncovered() -> String {
+    format!("NOT EXISTS (SELECT 1 FROM {COVERED} WHERE m.seq = e.seq)")
+}
 
 #[derive(QueryableByName)]
 struct Seq {
@@ -386,8 +395,9 @@ struct Count {
 /// The oldest event appended before `before` that has no seal, if any.
 pub async fn unsealed_before(conn: &mut Conn, before: DateTime<Utc>) -> Result<Option<i64>> {
     let rows: Vec<Seq> = diesel::sql_query(format!(
-        "SELECT e.seq FROM audit_events e WHERE e.occurred_at < $1 AND {UNCOVERED} \
-         ORDER BY e.seq LIMIT 1"
+        "SELECT e.seq FROM audit_events e WHERE e.occurred_at < $1 AND {} \
+         ORDER BY e.seq LIMIT 1",
+        uncovered()
     ))
     .bind::<diesel::sql_types::Timestamptz, _>(before)
     .load(conn)
@@ -398,7 +408,8 @@ pub async fn unsealed_before(conn: &mut Conn, before: DateTime<Utc>) -> Result<O
 /// Events that exist but have no seal (waiting for the sealer, or removed seals).
 pub async fn unsealed_count(conn: &mut Conn) -> Result<i64> {
     let rows: Vec<Count> = diesel::sql_query(format!(
-        "SELECT count(*) AS n FROM audit_events e WHERE {UNCOVERED}"
+        "SELECT count(*) AS n FROM audit_events e WHERE {}",
+        uncovered()
     ))
     .load(conn)
     .await?;

@@ -312,7 +312,7 @@ pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
             let mut take = 0;
             let mut events_in_part = 0;
             while take < rest.len() && (take == 0 || events_in_part < VERIFY_EVENTS) {
-                events_in_part += rest[take].seqs.as_ref().map_or(1, Vec::len);
+                events_in_part += rest[take].size();
                 take += 1;
             }
             let (part, next) = rest.split_at(take);
@@ -328,7 +328,7 @@ pub async fn verify(ctx: &Context, caller: &Caller) -> Result<LedgerReport> {
                     broken = Some(b);
                     break 'walk;
                 }
-                checked += seal.seqs.as_ref().map_or(1, Vec::len) as u64;
+                checked += seal.size() as u64;
                 prev.clone_from(&seal.mac);
                 position = seal.position;
             }

@@ -627,3 +627,36 @@ async fn seals_of_one_event_written_before_runs_still_verify_between_runs() {
     assert_eq!(report["first_broken"]["seq"], seq);
     assert_eq!(report["first_broken"]["covers"], json!([seq]));
 }
+
+#[tokio::test]
+async fn one_event_the_database_refuses_does_not_fail_the_events_committed_with_it() {
+    use aidbridge::service::audit::{anonymous, record, Recorder};
+    use aidbridge::service::RequestMeta;
+    let app = spawn_app().await;
+    let base = app.service_context();
+    let ctx = aidbridge::service::Context {
+        recorder: Some(Recorder::start(base.pool.clone())),
+        ..base
+    };
+    let meta = RequestMeta {
+        ip: None,
+        request_id: None,
+    };
+    // Twenty records at once share the writer's groups; PostgreSQL refuses the one with a NUL.
+    let outcomes = futures_util::future::join_all((0..20).map(|i| {
+        let action = if i == 7 { "test.\0group" } else { "test.group" };
+        record(
+            &ctx,
+            anonymous(&ctx, "system", &meta, action, "person", None),
+        )
+    }))
+    .await;
+    for (i, o) in outcomes.iter().enumerate() {
+        assert_eq!(o.is_ok(), i != 7, "record {i}: {o:?}");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_events WHERE action = 'test.group'")
+            .await,
+        19
+    );
+}
